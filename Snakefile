@@ -1,0 +1,29 @@
+"""The compendium's workflow: config -> simulate -> estimate -> evaluate -> figures/tables -> paper.
+
+Run `snakemake -n` for the plan, `snakemake --cores all` for the paper's experiments, and
+`snakemake --cores all --configfile config/quick.yaml` for a small run. See README.md.
+"""
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+# A config given with --configfile replaces the default one instead of being merged into it.
+if not workflow.config_settings.configfiles:
+
+    configfile: "config/config.yaml"
+
+
+validate(config, "config/schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/simulate.smk"
+include: "workflow/rules/estimate.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/paper.smk"
+
+
+rule all:
+    input:
+        expand("results/paper/manuscript.{fmt}", fmt=config["paper"]["formats"]),

@@ -1,0 +1,72 @@
+"""Assemble the manuscript's inputs from results/ and render it.
+
+The workflow's evaluation notebooks write figures, tables (Markdown) and the values the text quotes (YAML)
+under results/. This module copies the figures and tables into ``paper/_generated/`` and merges the values
+into ``paper/_variables.yml``, which Quarto's ``{{< var key >}}`` shortcode (and our fallback renderer) reads;
+both are produced, never edited by hand. Then it renders the manuscript.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+import yaml
+
+GENERATED = "_generated"
+VARIABLES = "_variables.yml"
+
+
+def merge_values(paths: list[Path]) -> dict:
+    """Merge YAML value files; a top-level key defined by two files is an error naming both."""
+    merged: dict = {}
+    origin: dict = {}
+    for path in map(Path, paths):
+        values = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(values, dict):
+            raise ValueError(f"{path}: expected a mapping of names to values, got {type(values).__name__}")
+        for key, value in values.items():
+            if key in merged:
+                raise ValueError(f"value {key!r} is defined in both {origin[key]} and {path}")
+            merged[key], origin[key] = value, path
+    return merged
+
+
+def assemble(paper_dir: Path, inputs: list[Path], values: list[Path]) -> None:
+    """Copy figure/table files into paper_dir/_generated and write paper_dir/_variables.yml."""
+    paper_dir = Path(paper_dir)
+    generated = paper_dir / GENERATED
+    if generated.exists():
+        shutil.rmtree(generated)
+    generated.mkdir(parents=True)
+    for path in map(Path, inputs):
+        target = generated / path.name
+        if target.exists():
+            raise ValueError(f"two inputs are named {path.name}: rename one of them")
+        shutil.copyfile(path, target)
+    (paper_dir / VARIABLES).write_text(yaml.safe_dump(merge_values(values), sort_keys=True))
+
+
+def main(argv: list[str] | None = None) -> None:
+    from causalehr.render import render
+
+    parser = argparse.ArgumentParser(prog="python -m causalehr.paper", description=__doc__.splitlines()[0])
+    parser.add_argument("--paper-dir", type=Path, default=Path("paper"))
+    parser.add_argument("--source", default="manuscript.qmd", help="the document to render, in --paper-dir")
+    parser.add_argument("--inputs", type=Path, nargs="*", default=[], help="figures and tables to copy")
+    parser.add_argument("--values", type=Path, nargs="*", default=[], help="YAML files of quoted values")
+    parser.add_argument("--out-dir", type=Path, required=True)
+    parser.add_argument("--to", default="html,pdf", help="comma-separated formats")
+    parser.add_argument("--renderer", default="auto", choices=["auto", "quarto", "fallback"])
+    args = parser.parse_args(argv)
+    assemble(args.paper_dir, args.inputs, args.values)
+    outputs = render(
+        args.paper_dir / args.source, args.out_dir, formats=tuple(args.to.split(",")), renderer=args.renderer
+    )
+    for fmt, path in outputs.items():
+        print(f"{fmt}: {path}")
+
+
+if __name__ == "__main__":
+    main()

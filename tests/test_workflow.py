@@ -1,0 +1,99 @@
+"""The workflow: config validation, a missing input, and a smoke run of the quick config end to end."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+
+def project_copy(tmp_path: Path) -> Path:
+    """The tracked project files copied into tmp_path, so a run never touches the checkout's results/."""
+    files = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout.split()
+    for name in files:
+        if (ROOT / name).is_file() and not name.startswith(("tests/", "benchmarks/")):
+            (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, tmp_path / name)
+    return tmp_path
+
+
+def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    bin_dir = str(Path(sys.executable).parent)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(Path.home())}
+    return subprocess.run([*SNAKEMAKE, *args], cwd=workdir, capture_output=True, text=True, env=env)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    return project_copy(tmp_path_factory.mktemp("project"))
+
+
+def write_config(project: Path, name: str, change) -> Path:
+    config = yaml.safe_load((project / "config" / "quick.yaml").read_text())
+    change(config)
+    path = project / "config" / name
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_bad_config_value_stops_before_any_work_naming_key_and_allowed_values(project):
+    path = write_config(project, "bad_renderer.yaml", lambda c: c["paper"].update(renderer="word"))
+    run = snakemake(project, "-n", "--configfile", str(path))
+    assert run.returncode != 0
+    assert "'word' is not one of ['auto', 'quarto', 'fallback']" in run.stderr
+    assert "renderer" in run.stderr
+    assert not (project / "results").exists()
+
+
+def test_bad_config_type_names_the_key(project):
+    path = write_config(project, "bad_reps.yaml", lambda c: c["simulation"].update(replications="two"))
+    run = snakemake(project, "-n", "--configfile", str(path))
+    assert run.returncode != 0
+    assert "'two' is not of type 'integer'" in run.stderr
+    assert "replications" in run.stderr
+
+
+def test_missing_input_names_the_file_and_the_rule(tmp_path):
+    project = project_copy(tmp_path)
+    (project / "notebooks" / "evaluate.ipynb").unlink()
+    run = snakemake(project, "-n", "--configfile", "config/quick.yaml")
+    assert run.returncode != 0
+    assert "Missing input files for rule evaluate" in run.stderr
+    assert "notebooks/evaluate.ipynb" in run.stderr
+
+
+def test_dry_run_of_the_default_config_plans_every_stage(project):
+    run = snakemake(project, "-n")
+    assert run.returncode == 0, run.stderr
+    for rule in ("simulate", "estimate", "evaluate", "paper", "all"):
+        assert f"rule {rule}:" in run.stdout + run.stderr
+
+
+@pytest.mark.workflow
+def test_quick_config_runs_end_to_end(project):
+    run = snakemake(project, "--cores", "2", "--configfile", "config/quick.yaml")
+    assert run.returncode == 0, run.stderr[-5000:]
+    results = project / "results"
+    html = (results / "paper" / "manuscript.html").read_text()
+    pdf = (results / "paper" / "manuscript.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF")
+    assert "Figure 1" in html and "Table 1" in html
+    assert "Cui et al." in html  # a citation resolved by citeproc
+    assert "@fig-" not in html and "??" not in html
+    # the number the paper quotes is the one recomputed from the estimates
+    cate = pd.concat(pd.read_parquet(p) for p in (results / "estimate").rglob("*_cate.parquet"))
+    values = yaml.safe_load((results / "evaluate" / "values.yml").read_text())
+    rmst = cate[cate["estimand"] == "rmst"]
+    mse = ((rmst["estimate"] - rmst["truth"]) ** 2).groupby(rmst["replication"]).mean().mean()
+    assert values["evaluate"]["mse_rmst_best"] == pytest.approx(mse, rel=1e-6)
+    # executed notebooks are kept as logs
+    assert (results / "logs" / "estimate" / "csf1" / "ipcw-dr" / "rep0.ipynb").is_file()

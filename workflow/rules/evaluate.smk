@@ -1,0 +1,30 @@
+rule evaluate:
+    """Compare every estimate with the truth: tidy metrics, the figures and tables the paper uses, and the
+    values its text quotes."""
+    input:
+        notebook="notebooks/evaluate.ipynb",
+        cate=expand(
+            "results/estimate/{setting}/{method}/rep{rep}_cate.parquet", setting=SETTINGS, method=METHODS, rep=REPS
+        ),
+        ate=expand(
+            "results/estimate/{setting}/{method}/rep{rep}_ate.parquet", setting=SETTINGS, method=METHODS, rep=REPS
+        ),
+    output:
+        metrics="results/evaluate/metrics.parquet",
+        figure="results/evaluate/figures/cate_mse.png",
+        table="results/evaluate/tables/cate_mse.md",
+        values="results/evaluate/values.yml",
+    params:
+        parameters=lambda wc, input, output: notebook_params(
+            cate_paths=list(input.cate),
+            ate_paths=list(input.ate),
+            metrics_path=output.metrics,
+            figure_path=output.figure,
+            table_path=output.table,
+            values_path=output.values,
+        ),
+    log:
+        notebook="results/logs/evaluate/evaluate.ipynb",
+        stdout="results/logs/evaluate/evaluate.log",
+    shell:
+        PAPERMILL

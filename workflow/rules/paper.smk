@@ -1,0 +1,16 @@
+rule paper:
+    """Render the manuscript from paper/ and the results it reads (quarto if installed, else pandoc + typst)."""
+    input:
+        sources=["paper/manuscript.qmd", "paper/references.bib"],
+        figures_tables=[rules.evaluate.output.figure, rules.evaluate.output.table],
+        values=[rules.evaluate.output.values],
+    output:
+        expand("results/paper/manuscript.{fmt}", fmt=config["paper"]["formats"]),
+    params:
+        formats=",".join(config["paper"]["formats"]),
+        renderer=config["paper"]["renderer"],
+    log:
+        "results/logs/paper/manuscript.log",
+    shell:
+        "python -m causalehr.paper --paper-dir paper --inputs {input.figures_tables} --values {input.values} "
+        "--out-dir results/paper --to {params.formats} --renderer {params.renderer} > {log} 2>&1"
