@@ -27,9 +27,13 @@ def project_copy(tmp_path: Path) -> Path:
 
 
 def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run Snakemake in workdir with this environment's executables; `.output` holds stdout and stderr together."""
     bin_dir = str(Path(sys.executable).parent)
     env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(Path.home())}
-    return subprocess.run([*SNAKEMAKE, *args], cwd=workdir, capture_output=True, text=True, env=env)
+    run = subprocess.run([*SNAKEMAKE, *args], cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         text=True, env=env)
+    run.output = run.stdout
+    return run
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +53,8 @@ def test_bad_config_value_stops_before_any_work_naming_key_and_allowed_values(pr
     path = write_config(project, "bad_renderer.yaml", lambda c: c["paper"].update(renderer="word"))
     run = snakemake(project, "-n", "--configfile", str(path))
     assert run.returncode != 0
-    assert "'word' is not one of ['auto', 'quarto', 'fallback']" in run.stderr
-    assert "renderer" in run.stderr
+    assert "'word' is not one of ['auto', 'quarto', 'fallback']" in run.output
+    assert "renderer" in run.output
     assert not (project / "results").exists()
 
 
@@ -58,8 +62,8 @@ def test_bad_config_type_names_the_key(project):
     path = write_config(project, "bad_reps.yaml", lambda c: c["simulation"].update(replications="two"))
     run = snakemake(project, "-n", "--configfile", str(path))
     assert run.returncode != 0
-    assert "'two' is not of type 'integer'" in run.stderr
-    assert "replications" in run.stderr
+    assert "'two' is not of type 'integer'" in run.output
+    assert "replications" in run.output
 
 
 def test_missing_input_names_the_file_and_the_rule(tmp_path):
@@ -67,21 +71,21 @@ def test_missing_input_names_the_file_and_the_rule(tmp_path):
     (project / "notebooks" / "evaluate.ipynb").unlink()
     run = snakemake(project, "-n", "--configfile", "config/quick.yaml")
     assert run.returncode != 0
-    assert "Missing input files for rule evaluate" in run.stderr
-    assert "notebooks/evaluate.ipynb" in run.stderr
+    assert "Missing input files for rule evaluate" in run.output
+    assert "notebooks/evaluate.ipynb" in run.output
 
 
 def test_dry_run_of_the_default_config_plans_every_stage(project):
     run = snakemake(project, "-n")
-    assert run.returncode == 0, run.stderr
+    assert run.returncode == 0, run.output
     for rule in ("simulate", "estimate", "evaluate", "paper", "all"):
-        assert f"rule {rule}:" in run.stdout + run.stderr
+        assert f"rule {rule}:" in run.output
 
 
 @pytest.mark.workflow
 def test_quick_config_runs_end_to_end(project):
     run = snakemake(project, "--cores", "2", "--configfile", "config/quick.yaml")
-    assert run.returncode == 0, run.stderr[-5000:]
+    assert run.returncode == 0, run.output[-5000:]
     results = project / "results"
     html = (results / "paper" / "manuscript.html").read_text()
     pdf = (results / "paper" / "manuscript.pdf").read_bytes()
@@ -97,3 +101,31 @@ def test_quick_config_runs_end_to_end(project):
     assert values["evaluate"]["mse_rmst_best"] == pytest.approx(mse, rel=1e-6)
     # executed notebooks are kept as logs
     assert (results / "logs" / "estimate" / "csf1" / "ipcw-dr" / "rep0.ipynb").is_file()
+
+
+@pytest.mark.workflow
+@pytest.mark.parametrize("notebook", sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb")))
+def test_notebook_runs_top_to_bottom_with_default_parameters(project, notebook):
+    """As in JupyterLab: working directory notebooks/, no parameters injected."""
+    import papermill
+
+    from causalehr.workflow import ensure_kernel
+
+    out = project / "results" / "logs" / "defaults" / notebook
+    out.parent.mkdir(parents=True, exist_ok=True)
+    papermill.execute_notebook(
+        project / "notebooks" / notebook, out, kernel_name=ensure_kernel(), cwd=project / "notebooks",
+        progress_bar=False,
+    )
+    assert out.is_file()
+
+
+@pytest.mark.parametrize("notebook", sorted((ROOT / "notebooks").glob("*.ipynb")), ids=lambda p: p.name)
+def test_notebook_is_committed_stripped_with_a_parameters_cell(notebook):
+    import nbformat
+
+    nb = nbformat.read(notebook, as_version=4)
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    assert [c for c in code if c.outputs or c.execution_count] == []
+    assert sum("parameters" in c.metadata.get("tags", []) for c in code) == 1
+    assert nb.metadata["kernelspec"]["name"] == "causalehr"

@@ -118,9 +118,11 @@ def plot_mse(cate: pd.DataFrame):
     """Mean CATE MSE per method and setting with Monte Carlo standard-error bars, one panel per estimand."""
     import seaborn as sns
 
+    several_methods = cate["method"].nunique() > 1  # seaborn cannot dodge a single hue level
     grid = sns.catplot(
         data=accuracy_by_replication(cate), x="setting", y="mse", hue="method", col="estimand", kind="point",
-        errorbar="se", dodge=0.3, sharey=False, height=3.2, aspect=1.2, linestyle="none",
+        errorbar="se", dodge=0.3 if several_methods else False, sharey=False, height=3.2, aspect=1.2,
+        linestyle="none",
     )
     grid.set_axis_labels("Setting", "CATE mean squared error")
     return grid.figure
