@@ -2,13 +2,14 @@
 Quarto-style cross-references for the pandoc fallback of causalehr.render.
 
 Numbers sections, figures (`![Cap](p){#fig-x}` or a `::: {#fig-x}` div whose last
-paragraph is the caption), tables (`: Cap {#tbl-x}`) and labelled display equations
+paragraph is the caption, with subfigures "1a"), tables (`: Cap {#tbl-x}`) and labelled display equations
 (`$$ ... $$ {#eq-x}`) in document order, prefixes captions with "Figure N:" /
 "Table N:", and replaces `@fig-x`, `@tbl-x`, `@eq-x`, `@sec-x` (also `@Fig-x`,
 `[-@fig-x]`, `[see @fig-x; @fig-y]`) by linked text. With metadata
 `crossref-chapters: true` (book mode) numbers restart in each chapter ("Figure 2.1").
+Headings show their numbers unless `number-sections: false` (references still work).
 A reference to an unknown label is an error naming it (Quarto only warns).
-Must run before --citeproc. Written for pandoc >= 3.1 (Figure blocks, table ids).
+Must run before --citeproc. Tested with pandoc 3.9 (Figure blocks; table ids from `: Cap {#tbl-x}`).
 --]]
 
 local WORD = {fig = "Figure", tbl = "Table", eq = "Equation", sec = "Section"}
@@ -21,6 +22,7 @@ local counts = {fig = 0, tbl = 0, eq = 0}
 local section = {}
 local top_level = 1
 local chapters = false
+local show_section_numbers = true
 
 local function fail(message)
   error("causalehr-render: " .. message, 0)
@@ -38,7 +40,7 @@ local function next_number(kind)
 end
 
 local function prefix_caption(blocks, text)
-  local label = pandoc.Span({pandoc.Str(text .. ":")}, {class = "caption-label"})
+  local label = pandoc.Span({pandoc.Str(text)}, {class = "caption-label"})
   if #blocks == 0 then
     blocks:insert(pandoc.Plain({label}))
   else
@@ -56,6 +58,7 @@ local function number_header(h)
   if chapters and depth == 1 then counts = {fig = 0, tbl = 0, eq = 0} end
   local number = table.concat(section, ".", 1, depth)
   if h.identifier:match("^sec%-") then register(h.identifier, number) end
+  if not show_section_numbers then return nil end
   h.content:insert(1, pandoc.Space())
   h.content:insert(1, pandoc.Span({pandoc.Str(number)}, {class = "header-section-number"}))
   return h
@@ -65,7 +68,7 @@ local function number_figure(fig)
   if not fig.identifier:match("^fig%-") then return nil end
   local number = next_number("fig")
   register(fig.identifier, number)
-  prefix_caption(fig.caption.long, "Figure " .. number)
+  prefix_caption(fig.caption.long, "Figure " .. number .. ":")
   return fig
 end
 
@@ -73,11 +76,12 @@ local function number_table(tbl)
   if not tbl.identifier:match("^tbl%-") then return nil end
   local number = next_number("tbl")
   register(tbl.identifier, number)
-  prefix_caption(tbl.caption.long, "Table " .. number)
+  prefix_caption(tbl.caption.long, "Table " .. number .. ":")
   return tbl
 end
 
--- `::: {#fig-x}` content, last paragraph = caption (Quarto's div figure syntax).
+-- `::: {#fig-x}` content, last paragraph = caption (Quarto's div figure syntax);
+-- figures inside with fig- ids are its subfigures "1a", "1b" (caption prefix "(a)").
 local function figure_div(div)
   if not div.identifier:match("^fig%-") then return nil end
   local content = div.content:clone()
@@ -85,8 +89,17 @@ local function figure_div(div)
   if caption == nil or caption.t ~= "Para" then
     fail("figure div #" .. div.identifier .. " must end with a caption paragraph")
   end
-  local fig = pandoc.Figure(content, {pandoc.Plain(caption.content)}, div.attr)
-  return number_figure(fig)
+  local fig = number_figure(pandoc.Figure(content, {pandoc.Plain(caption.content)}, div.attr))
+  local letters = 0
+  fig.content = fig.content:walk({Figure = function(sub)
+    if not sub.identifier:match("^fig%-") then return nil end
+    letters = letters + 1
+    local letter = string.char(96 + letters)
+    register(sub.identifier, labels[fig.identifier] .. letter)
+    prefix_caption(sub.caption.long, "(" .. letter .. ")")
+    return sub
+  end})
+  return fig, false
 end
 
 local function numbered_equation(math, id, number)
@@ -167,26 +180,26 @@ local function crossref_cite(cite)
   end
   local same = true
   for _, r in ipairs(refs) do same = same and r.kind == refs[1].kind end
+  local plural = same and #refs > 1
   local suppress = refs[1].citation.mode == "SuppressAuthor"
+  local out = pandoc.List()
+  if #refs[1].citation.prefix > 0 then out:extend(refs[1].citation.prefix); out:insert(pandoc.Space()) end
+  if plural and not suppress then out:insert(pandoc.Str(PLURAL[refs[1].kind] .. "\u{a0}")) end
   local parts = {}
-  for _, r in ipairs(refs) do
-    local plural = same and #refs > 1
-    local text = ref_text(r.kind, r.id, suppress or plural)
+  for k, r in ipairs(refs) do
     local part = pandoc.List()
-    if #r.citation.prefix > 0 then part:extend(r.citation.prefix); part:insert(pandoc.Space()) end
-    part:extend(text)
+    if k > 1 and #r.citation.prefix > 0 then part:extend(r.citation.prefix); part:insert(pandoc.Space()) end
+    part:extend(ref_text(r.kind, r.id, suppress or plural))
     part:extend(r.citation.suffix)
     table.insert(parts, part)
   end
-  local out = join(parts)
-  if same and #refs > 1 and not suppress then
-    out:insert(1, pandoc.Str(PLURAL[refs[1].kind] .. "\u{a0}"))
-  end
+  out:extend(join(parts))
   return pandoc.Span(out, {class = "quarto-xref"})
 end
 
 function Pandoc(doc)
   chapters = doc.meta["crossref-chapters"] == true
+  show_section_numbers = doc.meta["number-sections"] ~= false
   top_level = 99
   doc.blocks:walk({Header = function(h)
     if not h.classes:includes("unnumbered") then top_level = math.min(top_level, h.level) end

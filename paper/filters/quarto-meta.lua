@@ -4,7 +4,7 @@ causalehr.render). Quarto's author schema (`author: [{name, affiliations: [name 
 {name, department, city, country} | {ref: id}], email}]` with top-level
 `affiliations: [{id, name, ...}]`) becomes what the templates print: for HTML one
 "name / affiliation / email" entry per author, for typst maps with name, affiliation,
-email. Keywords are appended to the abstract; `date: today` becomes today's date.
+email. Keywords are appended to the abstract.
 Defaults: abstract-title "Abstract", reference-section-title "References",
 link-citations, A4 paper; typst gets `#set figure(numbering: none)` because
 crossref.lua writes the numbers itself (same numbers in HTML and PDF), and an
@@ -101,7 +101,6 @@ end
 function Meta(meta)
   if meta.author then normalise_authors(meta) end
   add_keywords(meta)
-  if meta.date and stringify(meta.date) == "today" then meta.date = os.date("%Y-%m-%d") end
   if meta["abstract-title"] == nil then meta["abstract-title"] = "Abstract" end
   if meta.bibliography and meta["reference-section-title"] == nil then
     meta["reference-section-title"] = "References"
