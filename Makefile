@@ -20,8 +20,9 @@ $(STAMP): requirements.lock pyproject.toml
 
 env: $(STAMP)
 
-reproduce: $(STAMP)  ## the paper's experiments and the rendered manuscript (results/paper/)
+reproduce: $(STAMP)  ## the paper's experiments, the rendered manuscript (results/paper/) and results/report.html
 	PATH="$(abspath $(BIN)):$$PATH" snakemake --cores $(CORES)
+	PATH="$(abspath $(BIN)):$$PATH" snakemake --report results/report.html
 
 quick: $(STAMP)      ## the same on the small config, in a few minutes
 	PATH="$(abspath $(BIN)):$$PATH" snakemake --cores $(CORES) --configfile config/quick.yaml

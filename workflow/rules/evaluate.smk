@@ -11,7 +11,9 @@ rule evaluate:
         ),
     output:
         metrics="results/evaluate/metrics.parquet",
-        figure="results/evaluate/figures/cate_mse.png",
+        figure=report(
+            "results/evaluate/figures/cate_mse.png", caption="../report/cate_mse.rst", category="Simulation study"
+        ),
         table="results/evaluate/tables/cate_mse.md",
         values="results/evaluate/values.yml",
     params:
