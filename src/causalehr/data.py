@@ -1,0 +1,121 @@
+"""Cohort tables: input validation and data dictionaries.
+
+A cohort table has one row per patient with the standard columns of the project (see DESIGN.md):
+``patient_id``, numeric covariates, ``treatment`` (0/1), ``time`` (follow-up end, >= 0), ``event`` (0/1),
+optional ``centre`` and ``treatment_start``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+STANDARD_COLUMNS: dict[str, tuple[str, str]] = {
+    "patient_id": ("", "patient identifier"),
+    "treatment": ("0/1", "treated at baseline (1) or comparator (0)"),
+    "time": ("", "end of follow-up: event or censoring time"),
+    "event": ("0/1", "1 = event observed at `time`, 0 = censored at `time`"),
+    "centre": ("", "centre (hospital or practice) of the patient"),
+    "treatment_start": ("", "time of starting treatment after eligibility (NaN = not started during follow-up)"),
+}
+
+
+def _offending_values(values: pd.Series, bad: np.ndarray) -> str:
+    examples = pd.unique(values[bad])[:5]
+    return ", ".join(str(v) for v in examples)
+
+
+def _check_binary(df: pd.DataFrame, column: str) -> None:
+    values = df[column]
+    bad = ~values.isin([0, 1]).to_numpy()
+    if bad.any():
+        raise ValueError(
+            f"column '{column}' must be 0/1; {int(bad.sum())} rows have other values "
+            f"(e.g. {_offending_values(values, bad)})"
+        )
+
+
+def validate_cohort(
+    df: pd.DataFrame,
+    covariates: Sequence[str],
+    *,
+    treatment: str = "treatment",
+    time: str = "time",
+    event: str = "event",
+    allow_nan_covariates: bool = True,
+) -> None:
+    """Check that ``df`` is a usable cohort table; raise ValueError naming the column and offending rows.
+
+    Checks: the columns exist; covariates are numeric (NaN allowed only if ``allow_nan_covariates``,
+    infinite values never); ``time`` is numeric, observed and >= 0 (0 occurs in discrete-time settings);
+    ``event`` and ``treatment`` take only the values 0/1; there is at least one event.
+    Written with pandas rather than a pandera schema so that each message names the column, the number of
+    offending rows and what was expected, in one sentence.
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise ValueError(f"cohort must be a pandas DataFrame, got {type(df).__name__}")
+    if isinstance(covariates, str):
+        raise ValueError(f"covariates must be a list of column names, got the string {covariates!r}")
+    required = [*covariates, treatment, time, event]
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise ValueError(f"missing column(s) {missing}; available columns: {list(df.columns)}")
+    if len(df) == 0:
+        raise ValueError("cohort has no rows")
+
+    for c in covariates:
+        if not (pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c])):
+            raise ValueError(f"covariate '{c}' must be numeric, got dtype {df[c].dtype}")
+        values = df[c].to_numpy(dtype=float)
+        n_nan = int(np.isnan(values).sum())
+        if n_nan and not allow_nan_covariates:
+            raise ValueError(
+                f"covariate '{c}' has {n_nan} missing values (NaN) but allow_nan_covariates=False"
+            )
+        n_inf = int(np.isinf(values).sum())
+        if n_inf:
+            raise ValueError(f"covariate '{c}' has {n_inf} infinite values")
+
+    if not pd.api.types.is_numeric_dtype(df[time]):
+        raise ValueError(f"column '{time}' must be numeric, got dtype {df[time].dtype}")
+    t = df[time].to_numpy(dtype=float)
+    n_nan = int(np.isnan(t).sum())
+    if n_nan:
+        raise ValueError(f"column '{time}' has {n_nan} missing values; every patient needs a follow-up time")
+    n_neg = int((t < 0).sum())
+    if n_neg:
+        raise ValueError(f"column '{time}' has {n_neg} negative values; follow-up times must be >= 0")
+    n_inf = int(np.isinf(t).sum())
+    if n_inf:
+        raise ValueError(f"column '{time}' has {n_inf} infinite values; follow-up times must be finite")
+
+    _check_binary(df, event)
+    _check_binary(df, treatment)
+    if not (df[event] == 1).any():
+        raise ValueError(f"column '{event}' has no events (all {len(df)} rows are 0); at least one event is needed")
+
+
+def data_dictionary(
+    df: pd.DataFrame, descriptions: Mapping[str, tuple[str, str]] | None = None
+) -> pd.DataFrame:
+    """Data dictionary of ``df``: one row per column with ``column, type, unit, meaning, n_missing``.
+
+    ``descriptions`` maps a column name to ``(unit, meaning)``; the standard cohort columns have defaults
+    (:data:`STANDARD_COLUMNS`), other undescribed columns get empty unit and meaning.
+    """
+    described = {**STANDARD_COLUMNS, **(descriptions or {})}
+    rows = []
+    for c in df.columns:
+        unit, meaning = described.get(c, ("", ""))
+        rows.append(
+            {
+                "column": c,
+                "type": str(df[c].dtype),
+                "unit": unit,
+                "meaning": meaning,
+                "n_missing": int(df[c].isna().sum()),
+            }
+        )
+    return pd.DataFrame(rows, columns=["column", "type", "unit", "meaning", "n_missing"])

@@ -1,0 +1,59 @@
+"""Simulated cohorts with ground truth: ``simulate(setting, n, seed, **params) -> SimulatedCohort``.
+
+Settings (``SETTINGS``): "csf1".."csf4" (Cui et al. 2023, grf; :mod:`.csf`), "survlearners1".."survlearners9"
+(Xu et al. 2023, survlearners; :mod:`.survlearners`) and "ehr_diabetes" (EHR-like diabetes cohort with a
+point treatment, or a time-varying start for clone-censor-weight with ``time_varying_start=True``; :mod:`.ehr`).
+A cohort is written with ``cohort.to_parquet(directory)`` and read back with :func:`load_cohort`.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+
+from causalehr.simulate._base import SimulatedCohort, load_cohort
+from causalehr.simulate.csf import simulate_csf
+from causalehr.simulate.ehr import simulate_ehr_diabetes
+from causalehr.simulate.survlearners import SCENARIOS, simulate_survlearners
+
+__all__ = ["SETTINGS", "SimulatedCohort", "load_cohort", "simulate", "setting_params"]
+
+# setting name -> (generator, fixed keyword arguments)
+SETTINGS: dict[str, tuple] = {
+    **{f"csf{k}": (simulate_csf, {"dgp": k}) for k in (1, 2, 3, 4)},
+    **{f"survlearners{k}": (simulate_survlearners, {"scenario": k}) for k in SCENARIOS},
+    "ehr_diabetes": (simulate_ehr_diabetes, {}),
+}
+
+
+def setting_params(setting: str) -> dict:
+    """Default parameters (knobs) of a setting."""
+    if setting not in SETTINGS:
+        raise ValueError(f"unknown setting {setting!r}; available settings: {sorted(SETTINGS)}")
+    func, fixed = SETTINGS[setting]
+    return {
+        name: p.default
+        for name, p in inspect.signature(func).parameters.items()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY and name not in fixed and name != "params"
+    }
+
+
+def simulate(setting: str, n: int, seed: int, **params) -> SimulatedCohort:
+    """Simulate ``n`` patients of ``setting`` with the random seed ``seed`` (same seed, same cohort).
+
+    ``params`` override the setting's defaults (see :func:`setting_params`); the resolved values are kept
+    in ``cohort.params``.
+    """
+    defaults = setting_params(setting)
+    unknown = sorted(set(params) - set(defaults))
+    if unknown:
+        raise ValueError(f"unknown parameter(s) {unknown} for setting {setting!r}; accepted: {sorted(defaults)}")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ValueError(f"seed must be an integer, got {seed!r}")
+    resolved = {**defaults, **params}
+    func, fixed = SETTINGS[setting]
+    rng = np.random.default_rng(seed)
+    return func(int(n), rng, **fixed, **resolved, params=resolved)

@@ -1,0 +1,383 @@
+"""The "ehr_diabetes" setting: an EHR-like type 2 diabetes cohort with a point treatment at baseline
+(SGLT2 inhibitor vs another second-line drug) or, with ``time_varying_start=True``, a treatment started at
+any time after eligibility (for clone-censor-weight).
+
+Covariates: 20 variables (7 continuous, 13 binary) from a latent Gaussian four-factor model (ageing, metabolic,
+glycaemic, cardio-renal factors; a Gaussian copula with fixed loadings) pushed through realistic margins.
+Centres differ in case mix (factor means), prescribing habits, loss to follow-up and documentation quality,
+all scaled by ``centre_heterogeneity``.
+
+Outcome: time (years) to a kidney or cardiovascular complication, Weibull proportional hazards
+h(t | X, w) = shape t^(shape - 1) exp(eta0(X) + w beta(X)) with a heterogeneous log hazard ratio
+beta(X) = effect + heterogeneity (-0.35 HF - 0.30 CKD - 0.10 CVD + 0.10 (age - 64) / 10 + 0.15 1(eGFR >= 90)).
+Per-patient truth is exact: survival exp(-t^shape exp(.)) and RMST by the incomplete gamma function.
+
+Time-varying start: natural start time S ~ Exp(start_rate exp(prescribing score)), independent of the event
+given X; the hazard is multiplied by exp(beta(X)) from S onwards (the contract's regime definition, so the
+post-start hazard does not depend on when treatment started). Strategy "start within grace g" = start at
+min(S, g); "never start" = the untreated hazard. Per-patient strategy truth E[f(min(S, g)) | X] is computed by
+Gauss-Legendre quadrature over S (and over t inside the RMST for the early pieces), 16 nodes each.
+
+Censoring: loss to follow-up ~ exponential with a rate depending on covariates, centre and (point treatment
+only) treatment, its scale calibrated by root finding so that the realised share of censored patients equals
+``censoring_rate``; plus administrative end of follow-up ~ U(min_follow_up, max_follow_up).
+Missingness: HbA1c, BMI and LDL are set to NaN, more often in healthier patients (HbA1c, LDL) and in centres
+with poorer documentation; the ``missingness`` knob is the baseline missing share (0 = complete data).
+The truth is conditional on the complete covariates.
+
+The event hazard and the censoring hazard are separate functions, so that a competing death can be added
+as a further cause-specific hazard.
+
+References: event times by inversion of the cumulative hazard as in Bender, Augustin and Blettner (2005),
+"Generating survival times to simulate Cox proportional hazards models", Stat Med 24:1713-1723; the
+strategies follow target-trial emulation with a grace period, Hernan and Robins (2016), "Using big data to
+emulate a target trial when a randomized trial is not available", Am J Epidemiol 183:758-764, and the
+clone-censor-weight approach of Maringe et al. (2020), "Reflection on modern methods: trial emulation in the
+presence of immortal-time bias", Int J Epidemiol 49:1719-1729.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import brentq
+from scipy.special import expit, logit
+from scipy.stats import norm
+
+from causalehr.simulate._base import SimulatedCohort, assemble, check_positive
+from causalehr.simulate.truth import WeibullPH
+
+# name: (loadings on the ageing, metabolic, glycaemic, cardio-renal factors), margin, unit, meaning
+# margins: ("normal", mean, sd, low, high), ("lognormal", median, log-sd, low, high), ("binary", prevalence)
+VARIABLES = {
+    "age": ((0.8, -0.2, 0.0, 0.3), ("normal", 64.0, 11.0, 30.0, 95.0), "years", "age at eligibility"),
+    "female": ((0.1, 0.0, 0.0, -0.1), ("binary", 0.42), "0/1", "female sex"),
+    "hba1c": ((-0.2, 0.3, 0.7, 0.0), ("lognormal", 7.6, 0.14, 5.0, 15.0), "%", "glycated haemoglobin"),
+    "bmi": ((-0.3, 0.8, 0.1, 0.1), ("lognormal", 30.5, 0.17, 17.0, 60.0), "kg/m2", "body-mass index"),
+    "egfr": ((-0.5, 0.0, 0.0, -0.6), ("normal", 75.0, 20.0, 8.0, 130.0), "mL/min/1.73m2", "estimated GFR"),
+    "sbp": ((0.3, 0.3, 0.0, 0.3), ("normal", 136.0, 16.0, 90.0, 210.0), "mmHg", "systolic blood pressure"),
+    "diabetes_duration": ((0.5, 0.0, 0.5, 0.2), ("lognormal", 7.0, 0.6, 0.1, 40.0), "years", "diabetes duration"),
+    "ldl": ((-0.1, 0.3, 0.1, 0.0), ("lognormal", 2.5, 0.3, 0.5, 7.0), "mmol/L", "LDL cholesterol"),
+    "smoker": ((-0.2, 0.1, 0.0, 0.2), ("binary", 0.18), "0/1", "current smoker"),
+    "ckd": ((0.4, 0.0, 0.1, 0.7), ("binary", 0.25), "0/1", "chronic kidney disease"),
+    "heart_failure": ((0.4, 0.2, 0.0, 0.5), ("binary", 0.10), "0/1", "heart failure"),
+    "hypertension": ((0.4, 0.4, 0.0, 0.3), ("binary", 0.70), "0/1", "hypertension"),
+    "cvd": ((0.5, 0.1, 0.1, 0.5), ("binary", 0.22), "0/1", "prior cardiovascular disease (MI, stroke)"),
+    "retinopathy": ((0.2, 0.0, 0.6, 0.2), ("binary", 0.15), "0/1", "diabetic retinopathy"),
+    "neuropathy": ((0.3, 0.1, 0.5, 0.1), ("binary", 0.18), "0/1", "diabetic neuropathy"),
+    "insulin": ((0.1, 0.1, 0.7, 0.2), ("binary", 0.15), "0/1", "prior insulin"),
+    "metformin": ((-0.2, 0.2, 0.1, -0.4), ("binary", 0.80), "0/1", "prior metformin"),
+    "sulfonylurea": ((0.2, 0.0, 0.4, 0.0), ("binary", 0.25), "0/1", "prior sulfonylurea"),
+    "statin": ((0.4, 0.2, 0.0, 0.4), ("binary", 0.65), "0/1", "statin"),
+    "ras_blocker": ((0.4, 0.3, 0.0, 0.5), ("binary", 0.60), "0/1", "ACE inhibitor or ARB"),
+}
+COVARIATES = list(VARIABLES)
+MASKED = ("hba1c", "bmi", "ldl")
+WEIBULL_SHAPE = 1.2
+N_NODES = 16
+
+
+def _covariates(rng, n, n_centres, centre_heterogeneity):
+    """Draw the centres and the complete covariates; return (DataFrame, centre index 0..n_centres-1)."""
+    sizes = 1 / np.sqrt(np.arange(1, n_centres + 1))
+    centre = rng.choice(n_centres, size=n, p=sizes / sizes.sum())
+    case_mix = centre_heterogeneity * rng.normal(0, 0.35, size=(n_centres, 4))
+    loadings = np.array([v[0] for v in VARIABLES.values()])
+    factors = rng.standard_normal((n, 4)) + case_mix[centre]
+    z = factors @ loadings.T + rng.standard_normal((n, len(VARIABLES))) * np.sqrt(1 - (loadings**2).sum(1))
+    columns = {}
+    for j, (name, (_, margin, _, _)) in enumerate(VARIABLES.items()):
+        zj = z[:, j]
+        if margin[0] == "binary":
+            columns[name] = (zj > norm.ppf(1 - margin[1])).astype(float)
+        elif margin[0] == "normal":
+            columns[name] = np.clip(margin[1] + margin[2] * zj, margin[3], margin[4])
+        else:
+            columns[name] = np.clip(margin[1] * np.exp(margin[2] * zj), margin[3], margin[4])
+    return pd.DataFrame(columns), centre
+
+
+def event_model(x: pd.DataFrame, effect: float, heterogeneity: float) -> WeibullPH:
+    """Untreated log hazard eta0(X) and log hazard ratio beta(X) of the complication."""
+    eta0 = (
+        -3.1
+        + 0.35 * (x["age"] - 64) / 10
+        + 0.5 * x["ckd"]
+        + 0.6 * x["heart_failure"]
+        + 0.5 * x["cvd"]
+        + 0.2 * (x["hba1c"] - 7.6)
+        + 0.3 * x["smoker"]
+        + 0.08 * (x["sbp"] - 136) / 10
+        - 0.012 * (x["egfr"] - 75)
+        + 0.2 * x["insulin"]
+        + 0.2 * x["retinopathy"]
+        + 0.3 * np.maximum(x["bmi"] - 35, 0) / 5
+    )
+    beta = effect + heterogeneity * (
+        -0.35 * x["heart_failure"]
+        - 0.30 * x["ckd"]
+        - 0.10 * x["cvd"]
+        + 0.10 * (x["age"] - 64) / 10
+        + 0.15 * (x["egfr"] >= 90)
+    )
+    return WeibullPH(WEIBULL_SHAPE, eta0.to_numpy(), beta.to_numpy())
+
+
+def _prescribing_score(x: pd.DataFrame, start_model: str) -> np.ndarray:
+    """Patient part of the log-odds (baseline) or log-rate (time-varying start) of SGLT2i prescription."""
+    linear = (
+        0.9 * x["heart_failure"]
+        + 0.6 * x["ckd"]
+        + 0.5 * x["cvd"]
+        + 0.05 * (x["bmi"] - 30.5)
+        - 0.03 * (x["age"] - 64)
+        + 0.3 * (x["hba1c"] - 7.6)
+        + 0.3 * x["metformin"]
+        - 0.3 * x["insulin"]
+    )
+    if start_model == "linear":
+        return linear.to_numpy()
+    nonlinear = (
+        1.2 * x["heart_failure"] * x["ckd"]
+        + 0.8 * (x["hba1c"] > 8.5)
+        - 0.8 * (x["age"] > 75)
+        - 1.0 * (x["egfr"] < 30)
+        + 0.5 * np.sin((x["bmi"] - 30.5) / 3)
+        + 0.5 * x["cvd"] * (x["ldl"] > 3)
+    )
+    return nonlinear.to_numpy()
+
+
+def _censoring_risk(x: pd.DataFrame, centre_effect: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Relative hazard of loss to follow-up: younger, smokers, poorly controlled patients leave more,
+    sicker and treated patients are followed more closely."""
+    return np.exp(
+        -0.25 * (x["age"] - 64) / 10
+        + 0.3 * x["smoker"]
+        + 0.15 * (x["hba1c"] - 7.6)
+        - 0.3 * x["cvd"]
+        - 0.2 * x["heart_failure"]
+        - 0.3 * w
+        + centre_effect
+    ).to_numpy()
+
+
+def _calibrated_censoring(rng, failure, admin, risk, target):
+    """Loss-to-follow-up times E / (scale * risk), E ~ Exp(1), with the scale chosen by root finding so that the
+    realised share of patients censored (min(C, admin) < T) equals ``target``."""
+    e = rng.standard_exponential(len(failure)) / risk
+    floor = np.mean(admin < failure)
+    if target <= floor + 1 / len(failure):
+        raise ValueError(
+            f"censoring_rate={target} is not above the share censored by the administrative end of follow-up "
+            f"alone ({floor:.3f}); raise censoring_rate or lengthen follow-up (min_follow_up, max_follow_up)"
+        )
+
+    def excess(log_scale):
+        return np.mean(np.minimum(e / np.exp(log_scale), admin) < failure) - target
+
+    log_scale = brentq(excess, -30.0, 30.0, xtol=1e-6) if target < 1 else 30.0
+    return e / np.exp(log_scale)
+
+
+def _gauss_legendre(a, m=N_NODES):
+    """Nodes and weights of the m-point Gauss-Legendre rule on [0, a]."""
+    x, wts = np.polynomial.legendre.leggauss(m)
+    return a * (x + 1) / 2, a * wts / 2
+
+
+def _integral_from_zero(c, shape, s):
+    """int_0^s exp(-c t^shape) dt by Gauss-Legendre (s scalar, c per patient)."""
+    nodes, weights = _gauss_legendre(s)
+    return sum(wt * np.exp(-c * t**shape) for t, wt in zip(nodes, weights))
+
+
+def _rmst_started_at(model: WeibullPH, s: float, tau: float, rmst_treated: np.ndarray) -> np.ndarray:
+    """Per-patient RMST up to tau when treatment starts at time s (scalar); survival after s is
+    exp(-c s^k (1 - hr)) exp(-c hr t^k)."""
+    c, k, hr = model.rate(0), model.shape, np.exp(model.effect)
+    rmst = _integral_from_zero(c, k, min(s, tau))
+    if s < tau:
+        rmst = rmst + np.exp(-c * s**k * (1 - hr)) * (rmst_treated - _integral_from_zero(c * hr, k, s))
+    return rmst
+
+
+def _surv_started_at(model: WeibullPH, s: float, t: float) -> np.ndarray:
+    """Per-patient survival at t when treatment starts at time s (scalar)."""
+    c, k, hr = model.rate(0), model.shape, np.exp(model.effect)
+    if s >= t:
+        return np.exp(-c * t**k)
+    return np.exp(-c * s**k * (1 - hr) - c * hr * t**k)
+
+
+def _expected_over_start(f, start_rate, grace, kink):
+    """E[f(min(S, grace))] for S ~ Exp(start_rate) and f constant after ``kink``:
+    int_0^a f(s) r exp(-r s) ds + exp(-r a) f(a), a = min(grace, kink), by Gauss-Legendre."""
+    a = min(grace, kink)
+    nodes, weights = _gauss_legendre(a)
+    total = np.exp(-start_rate * a) * f(a)
+    for s, wt in zip(nodes, weights):
+        total = total + wt * start_rate * np.exp(-start_rate * s) * f(s)
+    return total
+
+
+def _strategy_truth(model, start_rate, grace, tau, horizon_surv):
+    """Per-patient RMST up to tau and survival at horizon_surv under "start within grace"
+    (start at min(S, grace), S ~ Exp(start_rate))."""
+    rmst_treated = model.rmst(tau, 1)
+    rmst = _expected_over_start(lambda s: _rmst_started_at(model, s, tau, rmst_treated), start_rate, grace, tau)
+    surv = _expected_over_start(lambda s: _surv_started_at(model, s, horizon_surv), start_rate, grace, horizon_surv)
+    return rmst, surv
+
+
+def _strategy_columns(model, start_rate, graces, horizon, horizon_surv, truth: dict) -> pd.DataFrame:
+    """Add the per-patient strategy truth to ``truth`` (``strategy_{rmst,surv}_{start,never,difference}``,
+    suffixed ``_grace{g}`` after the first grace) and return the averages (the ``strategy_effects`` table)."""
+    never = {"rmst": model.rmst(horizon, 0), "surv": model.survival(horizon_surv, 0)}
+    rows = []
+    for g in graces:
+        start = dict(zip(("rmst", "surv"), _strategy_truth(model, start_rate, g, horizon, horizon_surv)))
+        suffix = "" if g == graces[0] else f"_grace{g:g}"
+        for estimand, h in (("rmst", horizon), ("surv", horizon_surv)):
+            on, off = start[estimand], never[estimand]
+            truth[f"strategy_{estimand}_start{suffix}"] = on
+            truth[f"strategy_{estimand}_never{suffix}"] = off
+            truth[f"strategy_{estimand}_difference{suffix}"] = on - off
+            rows.append({"grace": g, "estimand": estimand, "horizon": h, "strategy_start": on.mean(),
+                         "strategy_never": off.mean(), "difference": (on - off).mean()})
+    return pd.DataFrame(rows)
+
+
+def _time_varying_event(model: WeibullPH, start, rng):
+    """Event times under h0(t) exp(beta 1[t >= start]) by inverting the cumulative hazard."""
+    c, k = model.rate(0), model.shape
+    e = rng.standard_exponential(len(c))
+    h_start = c * start**k
+    before = (e / c) ** (1 / k)
+    after = (np.maximum(e - h_start, 0) / (c * np.exp(model.effect)) + start**k) ** (1 / k)
+    return np.where(e < h_start, before, after)
+
+
+def _mask(rng, x, centre_doc, missingness):
+    """Set HbA1c, BMI and LDL to NaN: baseline share ``missingness``, more often in healthier patients
+    (no complications, HbA1c near target) and centres with poorer documentation."""
+    healthy = (
+        0.6 * (x["hba1c"] < 7.0) + 0.4 * (1 - x["cvd"]) * (1 - x["ckd"]) - 0.4 * x["insulin"] - 0.2
+    ).to_numpy()
+    masked = x.copy()
+    for name, strength in zip(MASKED, (1.0, 0.5, 1.0)):
+        p = expit(logit(missingness) + strength * healthy + centre_doc)
+        masked.loc[rng.random(len(x)) < p, name] = np.nan
+    return masked
+
+
+def simulate_ehr_diabetes(
+    n: int,
+    rng: np.random.Generator,
+    *,
+    n_centres: int = 5,
+    centre_heterogeneity: float = 1.0,
+    confounding: float = 1.0,
+    overlap: float = 0.02,
+    effect: float = -0.2,
+    heterogeneity: float = 1.0,
+    censoring_rate: float = 0.8,
+    min_follow_up: float = 1.0,
+    max_follow_up: float = 8.0,
+    missingness: float = 0.1,
+    horizon: float = 5.0,
+    horizon_surv: float = 3.0,
+    time_varying_start: bool = False,
+    start_model: str = "linear",
+    start_rate: float = 0.8,
+    grace: float | Sequence[float] = 0.5,
+    params: dict,
+) -> SimulatedCohort:
+    """Simulate the EHR diabetes cohort (see the module docstring).
+
+    Knobs: ``confounding`` multiplies the dependence of treatment (or start) on the patient covariates;
+    ``overlap`` bounds the baseline propensity in [overlap, 1 - overlap]; ``effect``/``heterogeneity`` set the
+    log hazard ratio; ``censoring_rate`` is the target share of censored patients; ``missingness`` the baseline
+    missing share of HbA1c, BMI, LDL. Time-varying start: ``start_model`` ("linear" or "nonlinear" prescribing
+    score), ``start_rate`` (per year, reference patient) and ``grace`` (one or several grace periods, years;
+    the first gives the ``strategy_*`` truth columns, others add columns suffixed ``_grace{g}``).
+    In time-varying mode ``treatment`` is 1 if treatment started during follow-up (the naive ever/never
+    grouping), truth ``propensity`` is P(S < first grace | X) and truth ``start_rate`` the natural start hazard;
+    ``cate_*`` remain the contrasts of starting at time 0 vs never.
+    """
+    if isinstance(n_centres, bool) or not isinstance(n_centres, (int, np.integer)) or n_centres < 1:
+        raise ValueError(f"n_centres must be a positive integer, got {n_centres!r}")
+    if not 0 <= overlap < 0.5:
+        raise ValueError(f"overlap must be in [0, 0.5), got {overlap}")
+    if not 0 <= missingness < 1:
+        raise ValueError(f"missingness must be in [0, 1), got {missingness}")
+    if not 0 < censoring_rate <= 1:
+        raise ValueError(f"censoring_rate must be in (0, 1], got {censoring_rate}")
+    if start_model not in ("linear", "nonlinear"):
+        raise ValueError(f"start_model must be 'linear' or 'nonlinear', got {start_model!r}")
+    graces = [float(g) for g in np.atleast_1d(grace)]
+    if len(set(graces)) < len(graces):
+        raise ValueError(f"grace periods must be distinct, got {graces}")
+    for name, value in [("horizon", horizon), ("horizon_surv", horizon_surv), ("start_rate", start_rate),
+                        ("max_follow_up", max_follow_up), *[("grace", g) for g in graces]]:
+        check_positive(name, value)
+    if not 0 <= min_follow_up <= max_follow_up:
+        raise ValueError(f"need 0 <= min_follow_up <= max_follow_up, got {min_follow_up}, {max_follow_up}")
+
+    x, centre = _covariates(rng, n, n_centres, centre_heterogeneity)
+    habit, ltfu, doc = (centre_heterogeneity * rng.normal(0, sd, n_centres)[centre] for sd in (0.5, 0.3, 0.5))
+    model = event_model(x, effect, heterogeneity)
+    score = confounding * _prescribing_score(x, start_model if time_varying_start else "linear") + habit
+    extra_data, extra_truth, effects = {"centre": centre + 1}, {}, None
+    descriptions = {name: (unit, meaning) for name, (_, _, unit, meaning) in VARIABLES.items()}
+    descriptions["time"] = ("years", "time to kidney/cardiovascular complication or censoring")
+
+    if time_varying_start:
+        rate = start_rate * np.exp(score)
+        start = rng.standard_exponential(n) / rate
+        failure = _time_varying_event(model, start, rng)
+        w_censor = np.zeros(n)
+        propensity = 1 - np.exp(-rate * graces[0])
+        extra_truth["start_rate"] = rate
+    else:
+        propensity = overlap + (1 - 2 * overlap) * expit(score - 0.6)
+        w = (rng.random(n) < propensity).astype(np.int64)
+        failure = model.draw_event(w, rng)
+        w_censor = w
+
+    admin = rng.uniform(min_follow_up, max_follow_up, n)
+    ltfu_time = _calibrated_censoring(rng, failure, admin, _censoring_risk(x, ltfu, w_censor), censoring_rate)
+    time = np.minimum.reduce([failure, admin, ltfu_time])
+    event = failure <= time
+
+    if time_varying_start:
+        observed_start = np.where(start < time, start, np.nan)
+        w = (~np.isnan(observed_start)).astype(np.int64)
+        extra_data["treatment_start"] = observed_start
+        descriptions["treatment"] = ("0/1", "started SGLT2i during follow-up (naive ever/never grouping)")
+        descriptions["treatment_start"] = ("years", "time of starting SGLT2i (NaN = not started during follow-up)")
+        effects = _strategy_columns(model, rate, graces, horizon, horizon_surv, extra_truth)
+    else:
+        descriptions["treatment"] = ("0/1", "SGLT2 inhibitor (1) vs other second-line drug (0) at baseline")
+    descriptions["centre"] = ("", f"centre 1..{n_centres}")
+
+    observed = _mask(rng, x, doc, missingness) if missingness > 0 else x
+    return assemble(
+        setting="ehr_diabetes",
+        params=params,
+        covariates=observed,
+        treatment=w,
+        time=time,
+        event=event,
+        survival=model.survival,
+        rmst=model.rmst,
+        horizon=horizon,
+        horizon_surv=horizon_surv,
+        propensity=propensity,
+        descriptions=descriptions,
+        extra_data=extra_data,
+        extra_truth=extra_truth,
+        strategy_effects=effects,
+    )
