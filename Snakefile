@@ -22,6 +22,7 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/simulate.smk"
+include: "workflow/rules/settings.smk"
 include: "workflow/rules/estimate.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/paper.smk"

@@ -116,7 +116,7 @@ function Meta(meta)
     if #quoted > 0 then meta.keywords = quoted end
     local includes = as_list(meta["header-includes"])
     includes:insert(pandoc.MetaBlocks({pandoc.RawBlock("typst",
-      "#set figure(numbering: none)\n#show grid: set par(justify: false)")}))
+      "#set figure(numbering: none)\n#show grid: set par(justify: false)\n#show table: set par(justify: false)")}))
     if meta["crossref-chapters"] == true then
       includes:insert(pandoc.MetaBlocks({pandoc.RawBlock("typst",
         "#show heading.where(level: 1): it => { pagebreak(weak: true); it }")}))

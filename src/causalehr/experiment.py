@@ -171,3 +171,38 @@ def paper_values(metrics: pd.DataFrame) -> dict:
         best = group.loc[group["mse"].idxmin()]
         nested["best"].setdefault(setting, {})[estimand] = {"method": best["method"], "mse": fmt(best["mse"])}
     return {"evaluate": nested}
+
+
+def describe_setting(cohort: SimulatedCohort) -> dict:
+    """One row describing a simulated cohort: size, treated share, share censored before the horizon, horizon, and
+    the true effects (ATE and sd of the CATE for the RMST difference, ATE for the survival difference)."""
+    data, truth = cohort.data, cohort.truth
+    return {
+        "Setting": cohort.setting,
+        "n": len(data),
+        "Treated": data["treatment"].mean(),
+        "Censored": ((data["event"] == 0) & (data["time"] < cohort.horizon)).mean(),
+        "Horizon": cohort.horizon,
+        "ATE (RMST)": truth["cate_rmst"].mean(),
+        "SD CATE (RMST)": truth["cate_rmst"].std(),
+        "ATE (survival)": truth["cate_surv"].mean(),
+    }
+
+
+def plot_settings(cohorts: list[SimulatedCohort]):
+    """Per setting: Kaplan-Meier curves by arm (observed data) up to the horizon, and the true CATE's distribution."""
+    import matplotlib.pyplot as plt
+    from lifelines import KaplanMeierFitter
+
+    fig, axes = plt.subplots(2, len(cohorts), figsize=(3.2 * len(cohorts), 5.6), squeeze=False)
+    for (km_ax, cate_ax), cohort in zip(axes.T, cohorts):
+        for arm, label in ((0, "control"), (1, "treated")):
+            rows = cohort.data["treatment"] == arm
+            KaplanMeierFitter(label=label).fit(cohort.data.loc[rows, "time"], cohort.data.loc[rows, "event"]).plot(
+                ax=km_ax, ci_show=False
+            )
+        km_ax.set(title=cohort.setting, xlim=(0, cohort.horizon), ylim=(0, 1), xlabel="time", ylabel="survival")
+        cate_ax.hist(cohort.truth["cate_rmst"], bins=40, color="grey")
+        cate_ax.set(xlabel="true CATE (RMST difference)", ylabel="patients")
+    fig.tight_layout()
+    return fig

@@ -2,8 +2,13 @@ rule paper:
     """Render the manuscript from paper/ and the results it reads (quarto if installed, else pandoc + typst)."""
     input:
         sources=["paper/manuscript.qmd", "paper/references.bib"],
-        figures_tables=[rules.evaluate.output.figure, rules.evaluate.output.table],
-        values=[rules.evaluate.output.values],
+        figures_tables=[
+            rules.settings.output.figure,
+            rules.settings.output.table,
+            rules.evaluate.output.figure,
+            rules.evaluate.output.table,
+        ],
+        values=[rules.settings.output.values, rules.evaluate.output.values],
     output:
         expand("results/paper/manuscript.{fmt}", fmt=config["paper"]["formats"]),
     params:
