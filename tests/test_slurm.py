@@ -25,8 +25,8 @@ def local_slurm():
 
 def tiny_sweep(project):
     config = yaml.safe_load((project / "config" / "quick.yaml").read_text())
-    config["simulation"].update(replications=2, n_test=200)
-    config["simulation"]["settings"] = {"csf1": {"simulator": "csf1", "n": 300}}
+    config["simulation"].update(replications=2, n_test=300)
+    config["simulation"]["settings"] = {"csf1": {"simulator": "csf1", "n": 600}}
     (project / "config" / "tiny.yaml").write_text(yaml.safe_dump(config))
     return "config/tiny.yaml"
 
