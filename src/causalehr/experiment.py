@@ -105,12 +105,17 @@ CELL = ["setting", "method", "estimand"]
 
 
 def accuracy_by_replication(cate: pd.DataFrame) -> pd.DataFrame:
-    """CATE accuracy on the test cohort (:func:`causalehr.metrics.cate_accuracy`) per replication."""
-    from causalehr.metrics import cate_accuracy
+    """Per replication, on the test cohort: CATE accuracy (:func:`causalehr.metrics.cate_accuracy`), the regret of
+    treating when the estimated benefit is positive against the oracle policy, and the AUTOC of the estimate as a
+    prioritisation rule, computed with the true CATE (:func:`causalehr.metrics.oracle_rate`)."""
+    from causalehr.metrics import cate_accuracy, oracle_rate, policy_regret
 
     keys = CELL + ["replication"]
     return pd.DataFrame(
-        [{**dict(zip(keys, key)), **cate_accuracy(g["estimate"], g["truth"])} for key, g in cate.groupby(keys)]
+        [{**dict(zip(keys, key)), **cate_accuracy(g["estimate"], g["truth"]),
+          "regret": policy_regret(g["estimate"], g["truth"])["regret"],
+          "autoc": oracle_rate(g["estimate"], g["truth"]).estimate}
+         for key, g in cate.groupby(keys)]
     )
 
 
@@ -129,20 +134,19 @@ def plot_mse(cate: pd.DataFrame):
 
 
 def evaluate(cate: pd.DataFrame, ate: pd.DataFrame) -> pd.DataFrame:
-    """Per (setting, method, estimand): CATE accuracy averaged over replications and ATE performance.
+    """Per (setting, method, estimand), over replications: the means of the per-replication CATE metrics
+    (:func:`accuracy_by_replication`) with their Monte Carlo SE (``<metric>_mcse``; the Spearman correlation is
+    averaged over the replications where it is defined), the ATE's performance
+    (:func:`causalehr.metrics.summarize_replications`, prefixed ``ate_``) and the mean fit time."""
+    from causalehr.metrics import summarize_metrics, summarize_replications
 
-    CATE columns: ``mse``, ``bias``, ``pearson`` (means over replications of the per-replication test-set
-    values) with ``mse_mcse`` = sd over replications / sqrt(replications); ATE columns: those of
-    :func:`causalehr.metrics.summarize_replications` prefixed with ``ate_``; and the mean ``fit_seconds``.
-    """
-    from causalehr.metrics import summarize_replications
-
-    grouped = accuracy_by_replication(cate).groupby(CELL, sort=True)
-    accuracy = grouped[["mse", "bias", "pearson"]].mean()
-    accuracy["mse_mcse"] = grouped["mse"].std(ddof=1) / np.sqrt(grouped.size())
+    per_rep = accuracy_by_replication(cate)
+    cate_perf = summarize_metrics(per_rep, by=CELL, columns=["mse", "bias", "regret", "autoc"]).set_index(CELL)
+    spearman = per_rep.groupby(CELL)["spearman"].mean()
     ate_perf = summarize_replications(ate, by=CELL).set_index(CELL).drop(columns="n_sim").add_prefix("ate_")
     seconds = ate.groupby(CELL)["fit_seconds"].mean()
-    return accuracy.join(ate_perf).join(seconds).reset_index().assign(replications=grouped.size().to_numpy())
+    return (cate_perf.join(spearman).join(ate_perf).join(seconds).reset_index()
+            .rename(columns={"n_sim": "replications"}))
 
 
 def fmt(value: float) -> str:
