@@ -30,4 +30,4 @@ include: "workflow/rules/paper.smk"
 
 rule all:
     input:
-        expand("results/paper/manuscript.{fmt}", fmt=config["paper"]["formats"]),
+        rules.paper.output,

@@ -65,6 +65,9 @@ def test_quick_config_runs_end_to_end(project):
     assert "Figure 1" in html and "Table 1" in html
     assert "Cui et al." in html  # a citation resolved by citeproc
     assert "@fig-" not in html and "??" not in html
+    thesis = (results / "paper" / "thesis.html").read_text()
+    assert "Figure 2.1" in thesis and "@fig-" not in thesis  # per-chapter numbering of the shared sections
+    assert (results / "paper" / "thesis.pdf").read_bytes().startswith(b"%PDF")
     # the number the paper quotes is the one recomputed from the estimates
     cate = pd.concat(pd.read_parquet(p) for p in (results / "estimate").rglob("*_cate.parquet"))
     values = yaml.safe_load((results / "evaluate" / "values.yml").read_text())["evaluate"]

@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m causalehr.paper", description=__doc__.splitlines()[0])
     parser.add_argument("--paper-dir", type=Path, default=Path("paper"))
     parser.add_argument("--source", default="manuscript.qmd", help="the document to render, in --paper-dir")
+    parser.add_argument("--thesis", action="store_true", help="also render the thesis (book profile 'thesis')")
     parser.add_argument("--inputs", type=Path, nargs="*", default=[], help="figures and tables to copy")
     parser.add_argument("--values", type=Path, nargs="*", default=[], help="YAML files of quoted values")
     parser.add_argument("--out-dir", type=Path, required=True)
@@ -61,11 +62,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--renderer", default="auto", choices=["auto", "quarto", "fallback"])
     args = parser.parse_args(argv)
     assemble(args.paper_dir, args.inputs, args.values)
-    outputs = render(
-        args.paper_dir / args.source, args.out_dir, formats=tuple(args.to.split(",")), renderer=args.renderer
-    )
-    for fmt, path in outputs.items():
-        print(f"{fmt}: {path}")
+    formats = tuple(args.to.split(","))
+    documents = {Path(args.source).stem: args.paper_dir / args.source}
+    if args.thesis:
+        documents["thesis"] = args.paper_dir
+    for name, source in documents.items():
+        outputs = render(source, args.out_dir, formats=formats, renderer=args.renderer, profile="thesis")
+        for fmt in formats:  # quarto names a book index.html: the workflow expects <name>.<fmt>
+            target = Path(args.out_dir) / f"{name}.{fmt}"
+            if Path(outputs[fmt]).resolve() != target.resolve():
+                shutil.copyfile(outputs[fmt], target)
+            print(f"{fmt}: {target}")
 
 
 if __name__ == "__main__":

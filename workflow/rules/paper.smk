@@ -1,7 +1,11 @@
+import glob
+
+
 rule paper:
-    """Render the manuscript from paper/ and the results it reads (quarto if installed, else pandoc + typst)."""
+    """Render the manuscript and the thesis from paper/ and the results it reads (quarto if installed, else pandoc + typst)."""
     input:
-        sources=["paper/manuscript.qmd", "paper/references.bib"],
+        sources=["paper/manuscript.qmd", "paper/_quarto-thesis.yml", "paper/references.bib"],
+        sections=glob.glob("paper/sections/*.qmd") + glob.glob("paper/thesis-*.qmd"),
         figures_tables=[
             rules.settings.output.figure,
             rules.settings.output.table,
@@ -10,7 +14,7 @@ rule paper:
         ],
         values=[rules.settings.output.values, rules.evaluate.output.values],
     output:
-        expand("results/paper/manuscript.{fmt}", fmt=config["paper"]["formats"]),
+        expand("results/paper/{document}.{fmt}", document=["manuscript", "thesis"], fmt=config["paper"]["formats"]),
     params:
         formats=",".join(config["paper"]["formats"]),
         renderer=config["paper"]["renderer"],
@@ -18,4 +22,4 @@ rule paper:
         "results/logs/paper/manuscript.log",
     shell:
         "python -m causalehr.paper --paper-dir paper --inputs {input.figures_tables} --values {input.values} "
-        "--out-dir results/paper --to {params.formats} --renderer {params.renderer} > {log} 2>&1"
+        "--thesis --out-dir results/paper --to {params.formats} --renderer {params.renderer} > {log} 2>&1"
