@@ -25,9 +25,11 @@ include: "workflow/rules/simulate.smk"
 include: "workflow/rules/settings.smk"
 include: "workflow/rules/estimate.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/casestudy.smk"
 include: "workflow/rules/paper.smk"
 
 
 rule all:
     input:
         rules.paper.output,
+        expand("results/casestudy/{dataset}/values.yml", dataset=config["casestudy"]["datasets"]),

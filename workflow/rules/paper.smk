@@ -12,7 +12,18 @@ rule paper:
             rules.evaluate.output.figure,
             rules.evaluate.output.table,
         ],
-        values=[rules.settings.output.values, rules.evaluate.output.values],
+        casestudy=[
+            *expand("results/casestudy/{d}/figures/casestudy_{d}.png", d=["gbsg2", "rossi"]),
+            *expand("results/casestudy/{d}/tables/casestudy_{d}_ate.md", d=["gbsg2", "rossi"]),
+            "results/casestudy/yardstick/rossi/figures/yardstick_rossi.png",
+            "results/casestudy/yardstick/rossi/tables/yardstick_rossi.md",
+        ],
+        values=[
+            rules.settings.output.values,
+            rules.evaluate.output.values,
+            *expand("results/casestudy/{d}/values.yml", d=["gbsg2", "rossi"]),
+            "results/casestudy/yardstick/rossi/values.yml",
+        ],
     output:
         expand("results/paper/{document}.{fmt}", document=["manuscript", "thesis"], fmt=config["paper"]["formats"]),
     params:
@@ -21,5 +32,5 @@ rule paper:
     log:
         "results/logs/paper/manuscript.log",
     shell:
-        "python -m causalehr.paper --paper-dir paper --inputs {input.figures_tables} --values {input.values} "
+        "python -m causalehr.paper --paper-dir paper --inputs {input.figures_tables} {input.casestudy} --values {input.values} "
         "--thesis --out-dir results/paper --to {params.formats} --renderer {params.renderer} > {log} 2>&1"

@@ -1,0 +1,501 @@
+"""Real-data case study: strategy 1 (censoring-adjusted CATE learners) on public clinical trial data, and the
+"trial as yardstick" check of the adjusted estimators on confounded subsamples of a randomised trial.
+
+Datasets (shipped with the libraries the project uses):
+
+* ``gbsg2``: German Breast Cancer Study Group 2 (Schumacher et al. 1994, "Randomized 2 x 2 trial evaluating
+  hormonal treatment and the duration of chemotherapy in node-positive breast cancer patients", JCO 12:2086),
+  686 women with complete data, from scikit-survival ``load_gbsg2``; treatment = hormonal therapy (tamoxifen),
+  outcome = recurrence-free survival in days. In these 686 women hormonal therapy is strongly imbalanced by
+  menopausal status (20% of pre- vs 47% of postmenopausal women treated), so we analyse it as observational data
+  (covariate-adjusted), not as a randomised comparison.
+* ``rossi``: Rossi, Berk & Lenihan (1980), "Money, work and crime", 432 released prisoners, from lifelines
+  ``load_rossi``; treatment = randomised financial aid (``fin``), outcome = weeks to re-arrest, follow-up ended
+  administratively at week 52. Being randomised, its unadjusted Kaplan-Meier contrast is the yardstick.
+
+Encoding of categorical covariates (:func:`encode_covariates`): ordered categories -> integer codes 1..k in
+category order (GBSG2 tumour grade I < II < III -> 1, 2, 3); other categories and text -> one 0/1 indicator per
+level except the first in sorted order, named ``<column>_<level>`` (GBSG2 menopausal status -> ``menostat_Pre``);
+booleans -> 0/1. Only aggregates leave this module's result tables, and cells with fewer than ``min_cell_size``
+patients are blanked (causalehr.probation.suppress).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from scipy import stats
+from sklearn.base import BaseEstimator
+from sklearn.model_selection import StratifiedKFold
+from threadpoolctl import threadpool_limits
+
+from causalehr.ccw.km import rmst, weighted_kaplan_meier
+from causalehr.data import validate_cohort
+from causalehr.experiment import fmt, make_estimator
+from causalehr.metrics import calibration_table, calibration_test, rate, summarize_replications
+from causalehr.nuisance.base import check_survival_outcome, step_survival
+from causalehr.probation.suppress import suppress_small_cells
+
+OUTCOME = ["treatment", "time", "event"]
+NAIVE = "naive-km"
+
+
+@dataclass
+class CaseData:
+    """A cohort ready for the case study: standard columns ``patient_id``, ``covariates`` (numeric),
+    ``treatment``, ``time``, ``event``; the RMST horizon in ``time_unit``; whether treatment was randomised."""
+
+    name: str
+    data: pd.DataFrame
+    covariates: list[str]
+    horizon: float
+    time_unit: str
+    randomised: bool
+    description: str = ""
+
+
+# ------------------------------------------------------------------------------------------------ loading
+def encode_covariates(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Numeric covariate table from ``columns`` of ``frame`` (encoding in the module docstring).
+
+    A missing value in a categorical column is an error naming the column and the number of rows (it would
+    otherwise vanish into the all-zero indicator pattern); numeric NaN is kept.
+    """
+    out = {}
+    for c in columns:
+        x = frame[c]
+        if pd.api.types.is_bool_dtype(x):
+            out[c] = x.astype(int)
+        elif pd.api.types.is_numeric_dtype(x):
+            out[c] = x.astype(float)
+        else:
+            if x.isna().any():
+                raise ValueError(f"categorical covariate '{c}' has {int(x.isna().sum())} missing values; "
+                                 "recode them as a level or impute them")
+            if isinstance(x.dtype, pd.CategoricalDtype) and x.dtype.ordered:
+                out[c] = (x.cat.codes + 1).astype(float)
+                continue
+            levels = sorted(pd.unique(x.astype(str)))
+            for level in levels[1:]:
+                out[f"{c}_{level}"] = (x.astype(str) == level).astype(int)
+    return pd.DataFrame(out, index=frame.index)
+
+
+def _binary(values: pd.Series, positive) -> pd.Series:
+    return (values.astype(str) == str(positive)).astype(int)
+
+
+def _case(name, raw, covariates, treatment, time, event, horizon, time_unit, randomised, description=""):
+    """Standard-column cohort from a raw table whose treatment and event are already 0/1, checked by
+    validate_cohort; missing columns are reported before encoding (which needs them), in validate_cohort's words."""
+    missing = [c for c in [*covariates, treatment, time, event] if c not in raw.columns]
+    if missing:
+        raise ValueError(f"missing column(s) {missing}; available columns: {list(raw.columns)}")
+    X = encode_covariates(raw, list(covariates))
+    data = pd.concat([pd.DataFrame({"patient_id": np.arange(len(raw))}, index=raw.index), X,
+                      pd.DataFrame({"treatment": raw[treatment], "time": raw[time], "event": raw[event]})],
+                     axis=1).reset_index(drop=True)
+    validate_cohort(data, list(X.columns))
+    return CaseData(name, data, list(X.columns), float(horizon), time_unit, randomised, description)
+
+
+def load_gbsg2(horizon: float = 1826.0) -> CaseData:
+    """GBSG2 (scikit-survival): treatment = hormonal therapy, event = recurrence or death, time in days;
+    default horizon 5 years (1826 days)."""
+    from sksurv.datasets import load_gbsg2 as sksurv_gbsg2
+
+    X, y = sksurv_gbsg2()
+    raw = X.assign(horTh=_binary(X["horTh"], "yes"), time=y["time"], event=y["cens"].astype(int),
+                   tgrade=X["tgrade"].astype(str).astype(pd.CategoricalDtype(["I", "II", "III"], ordered=True)))
+    return _case("gbsg2", raw, ["age", "menostat", "tsize", "tgrade", "pnodes", "progrec", "estrec"],
+                 "horTh", "time", "event", horizon, "days", False,
+                 "German Breast Cancer Study Group 2: hormonal therapy and recurrence-free survival")
+
+
+def load_rossi(horizon: float = 50.0) -> CaseData:
+    """Rossi recidivism data (lifelines): treatment = randomised financial aid, event = re-arrest, time in
+    weeks. Default horizon 50 weeks: every follow-up without arrest ends at week 52, and with the horizon at 52
+    a censoring model would count those censorings in the last interval before the horizon (G(52) < 1), wrongly
+    up-weighting everyone followed to the horizon; before week 52 nobody is censored."""
+    from lifelines.datasets import load_rossi as lifelines_rossi
+
+    raw = lifelines_rossi()
+    return _case("rossi", raw, ["age", "race", "wexp", "mar", "paro", "prio"], "fin", "week", "arrest",
+                 horizon, "weeks", True, "Rossi et al. (1980): financial aid after release and time to re-arrest")
+
+
+DATASETS = {"gbsg2": load_gbsg2, "rossi": load_rossi}
+
+
+def load_user_data(path, covariates, *, treatment, time, event, horizon, time_unit="", randomised=False,
+                   name=None) -> CaseData:
+    """A user's CSV or parquet file as a :class:`CaseData`: ``covariates`` (encoded as in the module
+    docstring), 0/1 ``treatment`` and ``event`` and the follow-up ``time`` column, checked by
+    causalehr.data.validate_cohort. A wrong column name stops with the list of available columns."""
+    path = Path(path)
+    if path.suffix.lower() == ".csv":
+        raw = pd.read_csv(path)
+    elif path.suffix.lower() in (".parquet", ".pq"):
+        raw = pd.read_parquet(path)
+    else:
+        raise ValueError(f"data file must be .csv or .parquet, got {path.name}")
+    return _case(name or path.stem, raw, covariates, treatment, time, event, horizon, time_unit, randomised)
+
+
+def load_case(dataset=None, *, path=None, horizon=None, **columns) -> CaseData:
+    """A named dataset (``DATASETS``; ``horizon`` None keeps its default) or, when ``path`` is given, a user
+    file (``columns``: covariates, treatment, time, event, time_unit, randomised; see load_user_data)."""
+    if path is not None:
+        if horizon is None:
+            raise ValueError("a user data file needs a horizon (RMST restriction time, in the unit of `time`)")
+        return load_user_data(path, horizon=horizon, **columns)
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}; known: {sorted(DATASETS)} (or give a data file path)")
+    return DATASETS[dataset]() if horizon is None else DATASETS[dataset](horizon=horizon)
+
+
+# ------------------------------------------------------------------------------------------------ estimators
+class MarginalKaplanMeier(BaseEstimator):
+    """Covariate-free Kaplan-Meier (1958) survival curve with the nuisance interface ``fit(X, time, event)`` /
+    ``predict_survival(X, times)``, via scikit-survival's ``kaplan_meier_estimator``. Used as censoring model
+    when censoring is administrative (end of study, staggered entry), and the only one that copes with no
+    censoring before the horizon (Rossi: all censoring at week 52)."""
+
+    def fit(self, X, time, event):
+        from sksurv.nonparametric import kaplan_meier_estimator
+
+        time, event = check_survival_outcome(time, event, len(X))
+        self.times_, self.survival_ = kaplan_meier_estimator(event.astype(bool), time)
+        self.n_features_in_ = np.shape(X)[1]
+        return self
+
+    def predict_survival(self, X, times):
+        return step_survival(self.times_, np.broadcast_to(self.survival_, (len(X), len(self.survival_))), times)
+
+
+def case_estimator(spec: dict, horizon: float, seed: int):
+    """CensoredCATE for the RMST difference from a config spec (causalehr.experiment.make_estimator), where
+    ``censoring_model: kaplan-meier`` selects :class:`MarginalKaplanMeier`."""
+    spec = dict(spec)
+    km = spec.get("censoring_model") == "kaplan-meier"
+    if km:
+        del spec["censoring_model"]
+    estimator = make_estimator(spec, "rmst", horizon, seed)
+    return estimator.set_params(censoring_model=MarginalKaplanMeier()) if km else estimator
+
+
+def km_rmst(time, event, horizon) -> tuple[float, float]:
+    """Kaplan-Meier RMST up to ``horizon`` and the variance of the estimate, sum over event times t_j <= tau of
+    A_j^2 d_j / (n_j (n_j - d_j)) with A_j = int_{t_j}^tau S(u) du (Klein & Moeschberger 2003, "Survival
+    analysis", sec. 4.5). Written here because lifelines' restricted_mean_survival_time returns the variance of
+    min(T, tau), not of the estimate."""
+    time, event = check_survival_outcome(time, event)
+    curve = weighted_kaplan_meier(np.zeros_like(time), time, event, np.ones_like(time))
+    curve = curve[curve["time"] <= horizon]
+    t, surv = curve["time"].to_numpy(), curve["survival"].to_numpy()
+    after = np.cumsum((surv * np.diff(np.r_[t, horizon]))[::-1])[::-1]   # A_j, S constant on [t_j, t_j+1)
+    n, d = curve["at_risk"].to_numpy(), curve["events"].to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(n > d, after**2 * d / (n * (n - d)), 0.0)
+    return rmst(curve, horizon), float(terms.sum())
+
+
+def km_rmst_difference(time, event, treatment, horizon, alpha=0.05) -> dict:
+    """Unadjusted RMST difference (treated - control) from the arms' Kaplan-Meier curves, with its standard
+    error and Wald interval (Royston & Parmar 2013, "Restricted mean survival time: an alternative to the hazard
+    ratio for the design and analysis of randomized trials with a time-to-event outcome")."""
+    a = np.asarray(treatment)
+    (r1, v1), (r0, v0) = (km_rmst(np.asarray(time)[a == arm], np.asarray(event)[a == arm], horizon) for arm in (1, 0))
+    se = np.sqrt(v1 + v0)
+    z = stats.norm.ppf(1 - alpha / 2)
+    return {"estimate": r1 - r0, "se": float(se), "lower": r1 - r0 - z * se, "upper": r1 - r0 + z * se}
+
+
+def _fit(case: CaseData, spec, seed, rows=None):
+    d = case.data if rows is None else case.data.iloc[rows]
+    return case_estimator(spec, case.horizon, seed).fit(d[case.covariates].to_numpy(float), *(d[c].to_numpy()
+                                                                                               for c in OUTCOME))
+
+
+def cross_fitted_cate(case: CaseData, spec: dict, seed: int, n_folds: int = 5) -> np.ndarray:
+    """Out-of-fold CATE: each patient's estimate comes from the method fitted on the other folds (folds
+    stratified on treatment and event), so it can be evaluated against that patient's doubly robust score."""
+    d = case.data
+    out = np.empty(len(d))
+    folds = StratifiedKFold(n_folds, shuffle=True, random_state=seed)
+    for train, test in folds.split(d, 2 * d["treatment"] + d["event"]):
+        out[test] = _fit(case, spec, seed, train).effect(d[case.covariates].to_numpy(float)[test])
+    return out
+
+
+def effect_drivers(X: pd.DataFrame, scores, alpha: float = 0.05) -> pd.DataFrame:
+    """Best linear projection of the CATE on the standardised covariates: OLS of the doubly robust scores on an
+    intercept and (x - mean) / sd, HC3 standard errors (Semenova & Chernozhukov 2021, "Debiased machine learning
+    of conditional average treatment effects and other causal functions"; grf's best_linear_projection).
+    A coefficient is the change in effect per standard deviation of the covariate, the others held fixed;
+    constant covariates are left out."""
+    X = X.loc[:, X.std(ddof=0) > 0]   # a constant covariate explains no variation of the effect
+    Z = (X - X.mean()) / X.std(ddof=0)
+    fit = sm.OLS(np.asarray(scores, float), sm.add_constant(Z.to_numpy(float), has_constant="add")).fit(cov_type="HC3")
+    z = stats.norm.ppf(1 - alpha / 2)
+    return pd.DataFrame({"term": ["intercept", *Z.columns], "estimate": fit.params, "std_err": fit.bse,
+                         "lower": fit.params - z * fit.bse, "upper": fit.params + z * fit.bse,
+                         "p_value": fit.pvalues})
+
+
+def analyse_case(case: CaseData, methods: dict, *, seed: int, n_folds: int = 5, n_groups: int = 5,
+                 n_bootstrap: int = 200, alpha: float = 0.05, min_cell_size: int = 10) -> dict[str, pd.DataFrame]:
+    """ATE with intervals, CATE calibration (GATES groups, BLP test), RATE/AUTOC and the effect's drivers, per
+    method of ``methods`` (name -> spec for :func:`case_estimator`), on the RMST difference up to the horizon.
+
+    Per method: the ATE and the doubly robust scores come from the fit on all patients (cross-fitted
+    nuisances, CensoredCATE.ate_interval); the CATE that is calibrated and ranked is out-of-fold
+    (:func:`cross_fitted_cate`). The unadjusted Kaplan-Meier contrast is added to the ATE table as "naive-km".
+    Returns aggregate tables only: ``ate``, ``calibration`` (groups with fewer than ``min_cell_size`` patients
+    blanked), ``calibration_test``, ``rate`` (AUTOC with half-sample bootstrap SE), ``toc`` (points averaging
+    fewer than ``min_cell_size`` patients blanked), ``drivers``, ``cate_summary``.
+    """
+    d, n = case.data, len(case.data)
+    z = stats.norm.ppf(1 - alpha / 2)
+    naive = km_rmst_difference(d["time"], d["event"], d["treatment"], case.horizon, alpha)
+    ate = [{"method": NAIVE, **{k: naive[k] for k in ("estimate", "lower", "upper")}, "n": n}]
+    tables = {k: [] for k in ("calibration", "calibration_test", "rate", "toc", "drivers", "cate_summary")}
+    for name, spec in methods.items():
+        model = _fit(case, spec, seed)
+        est, lo, hi = model.ate_interval(alpha)
+        ate.append({"method": name, "estimate": est, "lower": lo, "upper": hi, "n": n})
+        scores, cate = model.scores_, cross_fitted_cate(case, spec, seed, n_folds)
+        tables["calibration"].append(calibration_table(cate, scores=scores, n_groups=n_groups, alpha=alpha)
+                                     .assign(method=name))
+        tables["calibration_test"].append(calibration_test(cate, scores).reset_index().assign(method=name))
+        r = rate(cate, scores, target="AUTOC", n_bootstrap=n_bootstrap, random_state=seed)
+        tables["rate"].append({"method": name, "autoc": r.estimate, "std_err": r.std_err,
+                               "lower": r.estimate - z * r.std_err, "upper": r.estimate + z * r.std_err})
+        tables["toc"].append(r.toc.assign(method=name, n=np.floor(r.toc["q"] * n)))
+        tables["drivers"].append(effect_drivers(d[case.covariates], scores, alpha).assign(method=name))
+        tables["cate_summary"].append({"method": name, "n": n, "mean": cate.mean(), "sd": cate.std(ddof=1),
+                                       **{f"q{int(q * 100)}": np.quantile(cate, q) for q in (0.1, 0.5, 0.9)},
+                                       "share_benefit": float((cate > 0).mean())})
+    frames = {k: pd.concat(v, ignore_index=True) if isinstance(v[0], pd.DataFrame) else pd.DataFrame(v)
+              for k, v in tables.items()}
+    frames["ate"] = pd.DataFrame(ate)
+    for k, keep in (("calibration", ("group",)), ("toc", ("q",)), ("ate", ()), ("cate_summary", ())):
+        frames[k] = suppress_small_cells(frames[k], n_col="n", count_cols=(), min_cell=min_cell_size, keep=keep)
+    return frames
+
+
+# ------------------------------------------------------------------------------------------------ yardstick
+def risk_score(data: pd.DataFrame, weights: dict) -> np.ndarray:
+    """Standardised linear score sum_j w_j (x_j - mean_j) / sd_j of the covariates named in ``weights``."""
+    missing = [c for c in weights if c not in data.columns]
+    if missing:
+        raise ValueError(f"confounder column(s) {missing} not in the data; available columns: {list(data.columns)}")
+    X = data[list(weights)].astype(float)
+    s = ((X - X.mean()) / X.std(ddof=0)).to_numpy() @ np.array(list(weights.values()), float)
+    return (s - s.mean()) / s.std()
+
+
+def selection_probabilities(treatment, score, strength: float, keep_fraction: float = 0.5) -> np.ndarray:
+    """Probability of keeping each patient of a randomised trial so that the kept patients are confounded.
+
+    With g = 2 Phi(score) - 1 in (-1, 1), c = ``keep_fraction``, s = ``strength`` and pi the treated share:
+    treated kept with c (1 + s g) / (2 pi), controls with c (1 - s g) / (2 (1 - pi)). Then every covariate
+    pattern is kept with probability c (the subsample keeps the trial's covariate distribution, hence its
+    ATE), and the subsample's propensity is e(x) = (1 + s g(x)) / 2 in [(1 - s) / 2, (1 + s) / 2]: for s > 0,
+    patients with a high score are over-represented among the treated. Needs c (1 + s) <= 2 min(pi, 1 - pi).
+    """
+    a = np.asarray(treatment)
+    if not 0 <= strength < 1:
+        raise ValueError(f"strength must be in [0, 1), got {strength}")
+    pi = a.mean()
+    if keep_fraction * (1 + strength) > 2 * min(pi, 1 - pi):
+        raise ValueError(f"keep_fraction {keep_fraction} is too large for strength {strength} with a treated share "
+                         f"of {pi:.3f}: need keep_fraction * (1 + strength) <= {2 * min(pi, 1 - pi):.3f}")
+    g = 2 * stats.norm.cdf(np.asarray(score, float)) - 1
+    return np.where(a == 1, keep_fraction * (1 + strength * g) / (2 * pi),
+                    keep_fraction * (1 - strength * g) / (2 * (1 - pi)))
+
+
+def confounded_subsample(data: pd.DataFrame, score, strength: float, keep_fraction: float, rng) -> pd.DataFrame:
+    """Patients of ``data`` kept independently with :func:`selection_probabilities` (``rng``: numpy Generator)."""
+    p = selection_probabilities(data["treatment"], score, strength, keep_fraction)
+    return data[rng.random(len(data)) < p]
+
+
+def _one_subsample(case, methods, score, strength, keep_fraction, seq, alpha):
+    with threadpool_limits(1):  # small fits: BLAS/OpenMP threads of parallel workers only compete for the cores
+        return _subsample_estimates(case, methods, score, strength, keep_fraction, seq, alpha)
+
+
+def _subsample_estimates(case, methods, score, strength, keep_fraction, seq, alpha):
+    rng = np.random.default_rng(seq)
+    sub = CaseData(case.name, confounded_subsample(case.data, score, strength, keep_fraction, rng),
+                   case.covariates, case.horizon, case.time_unit, case.randomised)
+    d = sub.data
+    rows = [{"estimator": NAIVE, **km_rmst_difference(d["time"], d["event"], d["treatment"], case.horizon, alpha)}]
+    z = stats.norm.ppf(1 - alpha / 2)
+    for name, spec in methods.items():
+        est, lo, hi = _fit(sub, spec, int(rng.integers(2**31))).ate_interval(alpha)
+        rows.append({"estimator": name, "estimate": est, "se": (hi - lo) / (2 * z), "lower": lo, "upper": hi})
+    return pd.DataFrame(rows).assign(n=len(d), n_treated=int(d["treatment"].sum()))
+
+
+def trial_yardstick(case: CaseData, methods: dict, *, confounders: dict, strengths=(0.0, 0.3, 0.6),
+                    n_subsamples: int = 50, keep_fraction: float = 0.5, seed: int = 0, alpha: float = 0.05,
+                    n_jobs: int = 1) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Trial as yardstick: do adjusted estimators recover a randomised trial's answer from confounded subsamples?
+
+    The trial's answer is the unadjusted Kaplan-Meier RMST difference on all patients. For each strength and
+    ``n_subsamples`` times, patients are kept with :func:`selection_probabilities` of the ``confounders`` risk
+    score (:func:`risk_score`; positive weights for covariates that raise the event risk make the naive
+    contrast too pessimistic for treatment), and the naive contrast and each adjusted ATE (``methods``) are
+    computed. Returns (replications, summary, trial): the summary has, per strength and estimator, bias, empirical
+    SE, coverage of the 1 - alpha interval for the trial's answer, with Monte Carlo SEs (causalehr.metrics.
+    summarize_replications), and ``coverage_contrast``: the same with the interval est +/- z sqrt(se^2 -
+    se_trial^2). A subsample shares its patients with the trial, so the plain interval over-covers (about 99% at
+    keep_fraction 0.5 without confounding); the contrast interval uses the variance of the difference of nested
+    estimators (Hausman 1978, "Specification tests in econometrics") and should be near 1 - alpha.
+    """
+    from joblib import Parallel, delayed
+
+    d = case.data
+    trial = km_rmst_difference(d["time"], d["event"], d["treatment"], case.horizon, alpha)
+    score = risk_score(d, confounders)
+    seqs = np.random.SeedSequence(seed).spawn(len(strengths) * n_subsamples)
+    jobs = [(s, r) for s in strengths for r in range(n_subsamples)]
+    parts = Parallel(n_jobs=n_jobs)(delayed(_one_subsample)(case, methods, score, s, keep_fraction, q, alpha)
+                                    for (s, _), q in zip(jobs, seqs))
+    reps = pd.concat([p.assign(strength=s, replication=r) for (s, r), p in zip(jobs, parts)], ignore_index=True)
+    z = stats.norm.ppf(1 - alpha / 2)
+    half = z * np.sqrt(np.maximum(reps["se"] ** 2 - trial["se"] ** 2, 0.0))
+    reps = reps.assign(truth=trial["estimate"], lower_contrast=reps["estimate"] - half,
+                       upper_contrast=reps["estimate"] + half)
+    by = ["strength", "estimator"]
+    summary = summarize_replications(reps, by=by, se="se")
+    contrast = summarize_replications(reps, by=by, lower="lower_contrast", upper="upper_contrast")
+    summary = summary.merge(contrast[by + ["coverage", "coverage_mcse"]].rename(
+        columns={"coverage": "coverage_contrast", "coverage_mcse": "coverage_contrast_mcse"}), on=by)
+    mean_n = reps.groupby(by)["n"].mean().rename("mean_n").reset_index()
+    return reps, summary.merge(mean_n, on=by), trial
+
+
+# ------------------------------------------------------------------------------------------------ reporting
+TABLES = ("ate", "calibration", "calibration_test", "rate", "toc", "drivers", "cate_summary")
+
+
+def output_paths(out_dir, name: str, part: str = "analysis") -> dict[str, str]:
+    """Files written by the case-study notebook for ``part`` "analysis" (one parquet per table of
+    :func:`analyse_case`, figure, ATE table, values) or "yardstick"; the workflow rule declares the same paths."""
+    d = Path(out_dir)
+    if part == "analysis":
+        paths = {t: d / f"{t}.parquet" for t in TABLES}
+        paths |= {"figure": d / "figures" / f"casestudy_{name}.png", "table": d / "tables" / f"casestudy_{name}_ate.md"}
+    elif part == "yardstick":
+        paths = {"replications": d / "replications.parquet", "summary": d / "summary.parquet",
+                 "figure": d / "figures" / f"yardstick_{name}.png", "table": d / "tables" / f"yardstick_{name}.md"}
+    else:
+        raise ValueError(f"part must be 'analysis' or 'yardstick', got {part!r}")
+    return {k: str(v) for k, v in {**paths, "values": d / "values.yml"}.items()}
+
+
+def ate_table(ate: pd.DataFrame, unit: str) -> str:
+    """Markdown table of the ATE (RMST difference) and its interval per method."""
+    cells = [f"{fmt(e)} ({fmt(lo)} to {fmt(hi)})" for e, lo, hi in zip(ate["estimate"], ate["lower"], ate["upper"])]
+    return pd.DataFrame({"Method": ate["method"], f"RMST difference, {unit} (95% CI)": cells}).to_markdown(
+        index=False) + "\n"
+
+
+def yardstick_table(summary: pd.DataFrame) -> str:
+    """Markdown table: bias, coverage (plain and contrast interval) per confounding strength and estimator."""
+    t = pd.DataFrame({
+        "Strength": summary["strength"], "Estimator": summary["estimator"],
+        "Bias (MCSE)": [f"{fmt(b)} ({fmt(s)})" for b, s in zip(summary["bias"], summary["bias_mcse"])],
+        "Coverage": [f"{c:.2f}" for c in summary["coverage"]],
+        "Coverage, contrast interval": [f"{c:.2f}" for c in summary["coverage_contrast"]],
+        "Mean n": summary["mean_n"].round().astype(int)})
+    return t.to_markdown(index=False) + "\n"
+
+
+def case_values(case: CaseData, tables: dict) -> dict:
+    """Values the manuscript quotes for one dataset, under the key ``casestudy_<name>``."""
+    ate = tables["ate"].set_index("method")
+    rate_t = tables["rate"].set_index("method")
+    blp = tables["drivers"][tables["drivers"]["term"] != "intercept"]
+    top = blp.loc[blp.groupby("method")["estimate"].apply(lambda s: s.abs().idxmax())].set_index("method")
+    return {f"casestudy_{case.name}": {
+        "n": len(case.data), "horizon": f"{case.horizon:g}", "unit": case.time_unit,
+        "ate": {m: {k: fmt(ate.loc[m, k]) for k in ("estimate", "lower", "upper")} for m in ate.index},
+        "autoc": {m: {k: fmt(rate_t.loc[m, k]) for k in ("autoc", "lower", "upper")} for m in rate_t.index},
+        "top_driver": {m: top.loc[m, "term"] for m in top.index}}}
+
+
+def yardstick_values(summary: pd.DataFrame, trial: dict, n_subsamples: int) -> dict:
+    """Values the manuscript quotes for the yardstick study, under the key ``yardstick``."""
+    cells = {}
+    for row in summary.itertuples():
+        cells.setdefault(f"s{row.strength:g}".replace(".", "_"), {})[row.estimator] = {
+            "bias": fmt(row.bias), "coverage": f"{row.coverage:.2f}",
+            "coverage_contrast": f"{row.coverage_contrast:.2f}"}
+    return {"yardstick": {"trial": {k: fmt(trial[k]) for k in ("estimate", "lower", "upper")},
+                          "n_subsamples": int(n_subsamples), "strength": cells}}
+
+
+def plot_case(tables: dict, case: CaseData):
+    """Three panels: ATE per method with intervals; calibration (mean predicted vs doubly robust group means);
+    best-linear-projection coefficients (drivers)."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    ate = tables["ate"]
+    y = np.arange(len(ate))
+    axes[0].errorbar(ate["estimate"], y, xerr=[ate["estimate"] - ate["lower"], ate["upper"] - ate["estimate"]],
+                     fmt="o", capsize=3)
+    axes[0].set_yticks(y, ate["method"])
+    axes[0].axvline(0, color="grey", lw=0.8)
+    axes[0].set_xlabel(f"ATE: RMST difference up to {case.horizon:g} {case.time_unit}")
+    cal = tables["calibration"]
+    for i, (name, g) in enumerate(cal.groupby("method", sort=False)):
+        x = g["estimate_mean"] + 0.02 * i * np.ptp(cal["estimate_mean"].dropna())
+        axes[1].errorbar(x, g["score_mean"], yerr=[g["score_mean"] - g["score_lower"],
+                                                   g["score_upper"] - g["score_mean"]], fmt="o", capsize=3, label=name)
+    lim = [np.nanmin(cal["estimate_mean"]), np.nanmax(cal["estimate_mean"])]
+    axes[1].plot(lim, lim, color="grey", lw=0.8)
+    axes[1].set_xlabel("Mean out-of-fold CATE in quantile group")
+    axes[1].set_ylabel("Doubly robust group ATE (95% CI)")
+    axes[1].legend(fontsize=7)
+    drv = tables["drivers"][tables["drivers"]["term"] != "intercept"]
+    terms = list(dict.fromkeys(drv["term"]))
+    for i, (name, g) in enumerate(drv.groupby("method", sort=False)):
+        pos = np.array([terms.index(t) for t in g["term"]]) + 0.15 * i
+        axes[2].errorbar(g["estimate"], pos, xerr=[g["estimate"] - g["lower"], g["upper"] - g["estimate"]],
+                         fmt="o", capsize=2, label=name)
+    axes[2].set_yticks(np.arange(len(terms)), terms)
+    axes[2].axvline(0, color="grey", lw=0.8)
+    axes[2].set_xlabel("Effect change per SD of covariate (BLP)")
+    fig.suptitle(case.description or case.name)
+    fig.tight_layout()
+    return fig
+
+
+def plot_yardstick(summary: pd.DataFrame, trial: dict):
+    """Bias (with MCSE) and coverage of each estimator against the confounding strength."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    for name, g in summary.groupby("estimator", sort=False):
+        axes[0].errorbar(g["strength"], g["bias"], yerr=1.96 * g["bias_mcse"], marker="o", capsize=3, label=name)
+        axes[1].errorbar(g["strength"], g["coverage_contrast"], yerr=1.96 * g["coverage_contrast_mcse"], marker="o",
+                         capsize=3, label=name)
+    axes[0].axhline(0, color="grey", lw=0.8)
+    axes[0].set_ylabel(f"Bias vs trial answer ({fmt(trial['estimate'])})")
+    axes[1].axhline(0.95, color="grey", lw=0.8)
+    axes[1].set_ylabel("Coverage of the trial answer (contrast interval)")
+    for ax in axes:
+        ax.set_xlabel("Confounding strength")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
