@@ -1,0 +1,57 @@
+"""Survival given covariates and treatment arm: one model per arm, or treatment as a feature (S-learner)."""
+
+import numpy as np
+from sklearn.base import BaseEstimator, clone
+
+
+def check_arms(treatment, n=None):
+    """Return treatment as an int array after checking it is 0/1 with both arms present."""
+    a = np.asarray(treatment).ravel()
+    if n is not None and len(a) != n:
+        raise ValueError(f"treatment must have {n} rows like X, got {len(a)}")
+    bad = ~np.isin(a, (0, 1))
+    if bad.any():
+        raise ValueError(f"treatment must be 0/1; {int(bad.sum())} rows are not")
+    a = a.astype(np.int8)
+    for arm in (0, 1):
+        if not (a == arm).any():
+            raise ValueError(f"treatment arm {arm} has no patients: both arms are needed")
+    return a
+
+
+class ArmSurvival(BaseEstimator):
+    """Wraps a survival model (``fit(X, time, event)``, ``predict_survival(X, times)``) to give S(t | x, a).
+
+    ``treatment_as_feature=False``: one clone per arm (T-learner style); ``True``: one model with the treatment
+    appended as the last column (S-learner style). Data without any event (e.g. the censoring model of a cohort
+    without censoring) give S == 1 exactly, without fitting.
+    """
+
+    def __init__(self, model, treatment_as_feature=False):
+        self.model = model
+        self.treatment_as_feature = treatment_as_feature
+
+    def fit(self, X, treatment, time, event):
+        X = np.asarray(X, dtype=float)
+        a = check_arms(treatment, len(X))
+        time, event = np.asarray(time, dtype=float), np.asarray(event)
+        if self.treatment_as_feature:
+            self.models_ = [self._fit_one(np.column_stack([X, a]), time, event)]
+        else:
+            self.models_ = [self._fit_one(X[a == arm], time[a == arm], event[a == arm]) for arm in (0, 1)]
+        return self
+
+    def _fit_one(self, X, time, event):
+        if not np.any(event == 1):
+            return None
+        return clone(self.model).fit(X, time, event)
+
+    def predict_survival(self, X, arm, times):
+        """S(times | x, a = arm) for a scalar arm, shape (n, len(times))."""
+        X = np.asarray(X, dtype=float)
+        model = self.models_[0 if self.treatment_as_feature else arm]
+        if model is None:
+            return np.ones((len(X), len(np.atleast_1d(times))))
+        if self.treatment_as_feature:
+            X = np.column_stack([X, np.full(len(X), arm)])
+        return model.predict_survival(X, times)

@@ -1,0 +1,47 @@
+"""Propensity score models and positivity diagnostics."""
+
+import warnings
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.linear_model import LogisticRegression
+
+
+class PositivityWarning(UserWarning):
+    """Near-violation of positivity of treatment or of remaining uncensored."""
+
+
+def make_propensity(classifier=None, calibrate=None):
+    """Unfitted propensity model: ``classifier`` (default logistic regression), optionally wrapped in
+    CalibratedClassifierCV with ``calibrate`` in {"sigmoid", "isotonic"} (Platt 1999; Zadrozny & Elkan 2002)."""
+    clf = LogisticRegression(max_iter=1000) if classifier is None else clone(classifier)
+    if calibrate is None:
+        return clf
+    if calibrate not in ("sigmoid", "isotonic"):
+        raise ValueError(f"calibrate must be None, 'sigmoid' or 'isotonic', got {calibrate!r}")
+    return CalibratedClassifierCV(clf, method=calibrate, cv=3)
+
+
+def positivity_report(g_min, propensity, horizon, *, min_censoring_survival=0.05, propensity_bounds=(0.02, 0.98)):
+    """Summarise positivity and warn (PositivityWarning) naming the values under the thresholds.
+
+    ``g_min``: per patient, smallest G(t- | x, a) before the horizon (own arm); ``propensity``: e(x).
+    Returns a dict with the minima, ranges and counts.
+    """
+    g_min, e = np.asarray(g_min), np.asarray(propensity)
+    lo, hi = propensity_bounds
+    n_low_g = int((g_min < min_censoring_survival).sum())
+    n_bad_e = int(((e < lo) | (e > hi)).sum())
+    if n_low_g:
+        warnings.warn(
+            f"censoring survival G(t-|x,a) before horizon {horizon:g} is below {min_censoring_survival:g} for "
+            f"{n_low_g} patients (smallest {g_min.min():.4g}): IPCW weights are large",
+            PositivityWarning, stacklevel=3)
+    if n_bad_e:
+        warnings.warn(
+            f"propensity score outside [{lo:g}, {hi:g}] for {n_bad_e} patients "
+            f"(range {e.min():.4g} to {e.max():.4g})", PositivityWarning, stacklevel=3)
+    return {"min_censoring_survival": float(g_min.min()), "n_censoring_survival_below": n_low_g,
+            "propensity_min": float(e.min()), "propensity_max": float(e.max()),
+            "n_propensity_outside": n_bad_e}

@@ -1,0 +1,104 @@
+"""Wrappers giving scikit-survival, hazardous and lifelines models the ``fit(X, time, event)`` /
+``predict_survival(X, times)`` interface."""
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, clone
+from sksurv.linear_model import CoxPHSurvivalAnalysis
+from sksurv.util import Surv
+
+from .base import allows_nan, check_covariates, check_survival_outcome, step_survival
+
+
+class SksurvSurvival(BaseEstimator):
+    """Any scikit-survival estimator with ``predict_survival_function`` (CoxPHSurvivalAnalysis,
+    RandomSurvivalForest, GradientBoostingSurvivalAnalysis, ...). Default: Cox (1972) proportional hazards
+    with Breslow baseline, via CoxPHSurvivalAnalysis (small ridge ``alpha=1e-4`` for stability)."""
+
+    def __init__(self, estimator=None):
+        self.estimator = estimator
+
+    def _estimator(self):
+        return CoxPHSurvivalAnalysis(alpha=1e-4) if self.estimator is None else clone(self.estimator)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = allows_nan(self._estimator())
+        return tags
+
+    def fit(self, X, time, event):
+        est = self._estimator()
+        X = check_covariates(X, allow_nan=allows_nan(est))
+        time, event = check_survival_outcome(time, event, len(X))
+        if not event.any():
+            raise ValueError("event has no events (all rows censored): cannot fit a survival model")
+        self.estimator_ = est.fit(X, Surv.from_arrays(event.astype(bool), time))
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def predict_survival(self, X, times):
+        X = check_covariates(X, allow_nan=allows_nan(self.estimator_))
+        curves = self.estimator_.predict_survival_function(X, return_array=True)
+        return step_survival(self.estimator_.unique_times_, curves, times)
+
+
+class SurvivalBoostSurvival(BaseEstimator):
+    """hazardous ``SurvivalBoost`` (Alberge et al. 2025, "Survival models: proper scoring rule and stochastic
+    optimization with competing risks"), single event; the parameters are those of SurvivalBoost."""
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
+
+    def __init__(self, n_iter=100, learning_rate=0.05, max_leaf_nodes=31, min_samples_leaf=50,
+                 n_time_grid_steps=100, random_state=None):
+        self.n_iter = n_iter
+        self.learning_rate = learning_rate
+        self.max_leaf_nodes = max_leaf_nodes
+        self.min_samples_leaf = min_samples_leaf
+        self.n_time_grid_steps = n_time_grid_steps
+        self.random_state = random_state
+
+    def fit(self, X, time, event):
+        from hazardous import SurvivalBoost
+
+        X = check_covariates(X, allow_nan=True)
+        time, event = check_survival_outcome(time, event, len(X))
+        if not event.any():
+            raise ValueError("event has no events (all rows censored): cannot fit a survival model")
+        self.estimator_ = SurvivalBoost(
+            n_iter=self.n_iter, learning_rate=self.learning_rate, max_leaf_nodes=self.max_leaf_nodes,
+            min_samples_leaf=self.min_samples_leaf, n_time_grid_steps=self.n_time_grid_steps,
+            show_progressbar=False, random_state=self.random_state,
+        ).fit(X, pd.DataFrame({"event": event.astype(int), "duration": time}))
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def predict_survival(self, X, times):
+        X = check_covariates(X, allow_nan=True)
+        return self.estimator_.predict_survival_function(X, times=np.asarray(times, dtype=float))
+
+
+class LifelinesCoxSurvival(BaseEstimator):
+    """lifelines ``CoxPHFitter`` (Cox 1972, Breslow baseline; Efron ties)."""
+
+    def __init__(self, penalizer=0.0):
+        self.penalizer = penalizer
+
+    def fit(self, X, time, event):
+        from lifelines import CoxPHFitter
+
+        X = check_covariates(X, allow_nan=False)
+        time, event = check_survival_outcome(time, event, len(X))
+        if not event.any():
+            raise ValueError("event has no events (all rows censored): cannot fit a survival model")
+        df = pd.DataFrame(X, columns=[f"x{j}" for j in range(X.shape[1])]).assign(_time=time, _event=event)
+        self.estimator_ = CoxPHFitter(penalizer=self.penalizer).fit(df, "_time", "_event")
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def predict_survival(self, X, times):
+        X = check_covariates(X, allow_nan=False)
+        df = pd.DataFrame(X, columns=[f"x{j}" for j in range(X.shape[1])])
+        return self.estimator_.predict_survival_function(df, times=np.asarray(times, dtype=float)).to_numpy().T
