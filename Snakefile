@@ -25,7 +25,9 @@ include: "workflow/rules/simulate.smk"
 include: "workflow/rules/settings.smk"
 include: "workflow/rules/estimate.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/ccw.smk"
 include: "workflow/rules/casestudy.smk"
+include: "workflow/rules/probation.smk"
 include: "workflow/rules/paper.smk"
 
 
