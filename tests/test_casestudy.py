@@ -8,7 +8,6 @@ import pandas as pd
 import pytest
 from lifelines import KaplanMeierFitter
 from lifelines.utils import restricted_mean_survival_time
-from threadpoolctl import threadpool_limits
 
 from causalehr.casestudy import (MarginalKaplanMeier, analyse_case, effect_drivers, confounded_subsample, encode_covariates, km_rmst,
                                  km_rmst_difference, load_case, load_user_data, risk_score, selection_probabilities,
@@ -20,8 +19,8 @@ ROSSI_RISK = {"prio": 1.0, "age": -1.0, "wexp": -1.0}
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    with threadpool_limits(1), warnings.catch_warnings():
+def quiet():
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # positivity warnings on small subsamples
         yield
 

@@ -5,18 +5,11 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 from sklearn.linear_model import LinearRegression, LogisticRegression
-from threadpoolctl import threadpool_limits
 
 from causalehr.cate import CensoredCATE, censoring_pseudo_outcomes, dr_scores, fit_cate, time_grid
 from causalehr.nuisance import DiscreteTimeHazard, SksurvSurvival
 
 TAU = 1.0
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    with threadpool_limits(1):  # OpenMP oversubscription on a shared machine makes HGB 30x slower
-        yield
 
 
 def rmst_exp(rate, tau=TAU):

@@ -6,16 +6,8 @@ import pytest
 from lifelines import KaplanMeierFitter
 from sklearn.base import clone
 from sklearn.dummy import DummyClassifier
-from threadpoolctl import threadpool_limits
 
 from causalehr.ccw import CloneCensorWeight, fit_ccw, naive_comparisons, rmst, survival_at, weighted_kaplan_meier
-
-
-@pytest.fixture(autouse=True)
-def _one_blas_thread():
-    """Many small logistic fits: threaded BLAS on the shared 2-core machine is several times slower."""
-    with threadpool_limits(1):
-        yield
 
 
 # Hand-made cohort (grace 1, horizon 2, grid 0 | 1 | 2): treatment_start, time, event

@@ -4,21 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.dummy import DummyClassifier, DummyRegressor
-from threadpoolctl import threadpool_limits
 
 from causalehr.ccw import CloneCensorWeight, CloneTLearner
 from causalehr.simulate import simulate
-
-
-@pytest.fixture(autouse=True)
-def _one_blas_thread():
-    """Many small logistic fits: threaded BLAS on the shared 2-core machine is several times slower."""
-    with threadpool_limits(1):
-        yield
-
-
-TINY = pd.DataFrame({"x": [0.0, 1, 0, 1, 0, 1], "treatment_start": [0.5, np.nan, np.nan, 1.5, 0.2, np.nan],
-                     "time": [1.5, 0.5, 2.5, 2.5, 2.5, 1.8], "event": [1, 1, 0, 0, 0, 1]})
+from test_ccw import TINY  # the hand-made cohort whose weights are worked out there
 
 
 def test_clone_weights_and_t_learner_hand_computed():

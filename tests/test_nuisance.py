@@ -5,18 +5,11 @@ import pytest
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sksurv.ensemble import RandomSurvivalForest
-from threadpoolctl import threadpool_limits
 
 from causalehr.nuisance import (ArmSurvival, DiscreteTimeHazard, LifelinesCoxSurvival, PositivityWarning,
                                 SksurvSurvival, SurvivalBoostSurvival, check_arms, make_propensity,
                                 positivity_report)
 from causalehr.nuisance.base import step_survival
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    with threadpool_limits(1):  # OpenMP oversubscription on a shared machine makes HGB 30x slower
-        yield
 
 
 def exponential_data(n, seed, beta=0.0, censoring_rate=0.5):
