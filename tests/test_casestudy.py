@@ -9,9 +9,10 @@ import pytest
 from lifelines import KaplanMeierFitter
 from lifelines.utils import restricted_mean_survival_time
 
-from causalehr.casestudy import (MarginalKaplanMeier, analyse_case, effect_drivers, confounded_subsample, encode_covariates, km_rmst,
+from causalehr.casestudy import (analyse_case, effect_drivers, confounded_subsample, encode_covariates, km_rmst,
                                  km_rmst_difference, load_case, load_user_data, risk_score, selection_probabilities,
                                  output_paths, trial_yardstick, yardstick_values)
+from causalehr.nuisance import MarginalKaplanMeier
 
 FAST = {"fast": {"method": "aipcw-dr", "event_model": "discrete-time-logistic", "censoring_model": "kaplan-meier",
                  "cate_model": "ridge"}}

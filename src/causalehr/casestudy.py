@@ -29,7 +29,6 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
-from sklearn.base import BaseEstimator
 from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
@@ -37,7 +36,7 @@ from causalehr.ccw.km import rmst, weighted_kaplan_meier
 from causalehr.data import validate_cohort
 from causalehr.experiment import fmt, make_estimator
 from causalehr.metrics import calibration_table, calibration_test, rate, summarize_replications
-from causalehr.nuisance.base import check_survival_outcome, step_survival
+from causalehr.nuisance.base import check_survival_outcome
 from causalehr.probation.suppress import suppress_small_cells
 
 OUTCOME = ["treatment", "time", "event"]
@@ -159,33 +158,9 @@ def load_case(dataset=None, *, path=None, horizon=None, **columns) -> CaseData:
 
 
 # ------------------------------------------------------------------------------------------------ estimators
-class MarginalKaplanMeier(BaseEstimator):
-    """Covariate-free Kaplan-Meier (1958) survival curve with the nuisance interface ``fit(X, time, event)`` /
-    ``predict_survival(X, times)``, via scikit-survival's ``kaplan_meier_estimator``. Used as censoring model
-    when censoring is administrative (end of study, staggered entry), and the only one that copes with no
-    censoring before the horizon (Rossi: all censoring at week 52)."""
-
-    def fit(self, X, time, event):
-        from sksurv.nonparametric import kaplan_meier_estimator
-
-        time, event = check_survival_outcome(time, event, len(X))
-        self.times_, self.survival_ = kaplan_meier_estimator(event.astype(bool), time)
-        self.n_features_in_ = np.shape(X)[1]
-        return self
-
-    def predict_survival(self, X, times):
-        return step_survival(self.times_, np.broadcast_to(self.survival_, (len(X), len(self.survival_))), times)
-
-
 def case_estimator(spec: dict, horizon: float, seed: int):
-    """CensoredCATE for the RMST difference from a config spec (causalehr.experiment.make_estimator), where
-    ``censoring_model: kaplan-meier`` selects :class:`MarginalKaplanMeier`."""
-    spec = dict(spec)
-    km = spec.get("censoring_model") == "kaplan-meier"
-    if km:
-        del spec["censoring_model"]
-    estimator = make_estimator(spec, "rmst", horizon, seed)
-    return estimator.set_params(censoring_model=MarginalKaplanMeier()) if km else estimator
+    """CensoredCATE for the RMST difference from a config spec (causalehr.experiment.make_estimator)."""
+    return make_estimator(spec, "rmst", horizon, seed)
 
 
 def km_rmst(time, event, horizon) -> tuple[float, float]:

@@ -21,6 +21,7 @@ SURVIVAL_MODELS = {
     ),
     "cox": lambda seed: _nuisance().LifelinesCoxSurvival(penalizer=0.01),
     "survivalboost": lambda seed: _nuisance().SurvivalBoostSurvival(random_state=seed),
+    "kaplan-meier": lambda seed: _nuisance().MarginalKaplanMeier(),
 }
 CLASSIFIERS = {
     "logistic": lambda seed: LogisticRegression(max_iter=1000),

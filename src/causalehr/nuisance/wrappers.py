@@ -102,3 +102,21 @@ class LifelinesCoxSurvival(BaseEstimator):
         X = check_covariates(X, allow_nan=False)
         df = pd.DataFrame(X, columns=[f"x{j}" for j in range(X.shape[1])])
         return self.estimator_.predict_survival_function(df, times=np.asarray(times, dtype=float)).to_numpy().T
+
+
+class MarginalKaplanMeier(BaseEstimator):
+    """Covariate-free Kaplan-Meier (1958) survival curve with the nuisance interface ``fit(X, time, event)`` /
+    ``predict_survival(X, times)``, via scikit-survival's ``kaplan_meier_estimator``. Used as censoring model
+    when censoring is administrative (end of study, staggered entry), and the only one that copes with no
+    censoring before the horizon (Rossi: all censoring at week 52)."""
+
+    def fit(self, X, time, event):
+        from sksurv.nonparametric import kaplan_meier_estimator
+
+        time, event = check_survival_outcome(time, event, len(X))
+        self.times_, self.survival_ = kaplan_meier_estimator(event.astype(bool), time)
+        self.n_features_in_ = np.shape(X)[1]
+        return self
+
+    def predict_survival(self, X, times):
+        return step_survival(self.times_, np.broadcast_to(self.survival_, (len(X), len(self.survival_))), times)
