@@ -10,6 +10,15 @@ from sksurv.util import Surv
 from .base import allows_nan, check_covariates, check_survival_outcome, step_survival
 
 
+
+def _check_fit_input(X, time, event, *, allow_nan):
+    """Checked covariates and outcome of a wrapped model's fit; a model needs at least one event."""
+    X = check_covariates(X, allow_nan=allow_nan)
+    time, event = check_survival_outcome(time, event, len(X))
+    if not event.any():
+        raise ValueError("event has no events (all rows censored): cannot fit a survival model")
+    return X, time, event
+
 class SksurvSurvival(BaseEstimator):
     """Any scikit-survival estimator with ``predict_survival_function`` (CoxPHSurvivalAnalysis,
     RandomSurvivalForest, GradientBoostingSurvivalAnalysis, ...). Default: Cox (1972) proportional hazards
@@ -28,10 +37,7 @@ class SksurvSurvival(BaseEstimator):
 
     def fit(self, X, time, event):
         est = self._estimator()
-        X = check_covariates(X, allow_nan=allows_nan(est))
-        time, event = check_survival_outcome(time, event, len(X))
-        if not event.any():
-            raise ValueError("event has no events (all rows censored): cannot fit a survival model")
+        X, time, event = _check_fit_input(X, time, event, allow_nan=allows_nan(est))
         self.estimator_ = est.fit(X, Surv.from_arrays(event.astype(bool), time))
         self.n_features_in_ = X.shape[1]
         return self
@@ -63,10 +69,7 @@ class SurvivalBoostSurvival(BaseEstimator):
     def fit(self, X, time, event):
         from hazardous import SurvivalBoost
 
-        X = check_covariates(X, allow_nan=True)
-        time, event = check_survival_outcome(time, event, len(X))
-        if not event.any():
-            raise ValueError("event has no events (all rows censored): cannot fit a survival model")
+        X, time, event = _check_fit_input(X, time, event, allow_nan=True)
         self.estimator_ = SurvivalBoost(
             n_iter=self.n_iter, learning_rate=self.learning_rate, max_leaf_nodes=self.max_leaf_nodes,
             min_samples_leaf=self.min_samples_leaf, n_time_grid_steps=self.n_time_grid_steps,
@@ -89,10 +92,7 @@ class LifelinesCoxSurvival(BaseEstimator):
     def fit(self, X, time, event):
         from lifelines import CoxPHFitter
 
-        X = check_covariates(X, allow_nan=False)
-        time, event = check_survival_outcome(time, event, len(X))
-        if not event.any():
-            raise ValueError("event has no events (all rows censored): cannot fit a survival model")
+        X, time, event = _check_fit_input(X, time, event, allow_nan=False)
         df = pd.DataFrame(X, columns=[f"x{j}" for j in range(X.shape[1])]).assign(_time=time, _event=event)
         self.estimator_ = CoxPHFitter(penalizer=self.penalizer).fit(df, "_time", "_event")
         self.n_features_in_ = X.shape[1]
