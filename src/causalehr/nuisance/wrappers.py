@@ -10,7 +10,6 @@ from sksurv.util import Surv
 from .base import allows_nan, check_covariates, check_survival_outcome, step_survival
 
 
-
 def _check_fit_input(X, time, event, *, allow_nan):
     """Checked covariates and outcome of a wrapped model's fit; a model needs at least one event."""
     X = check_covariates(X, allow_nan=allow_nan)
@@ -18,6 +17,7 @@ def _check_fit_input(X, time, event, *, allow_nan):
     if not event.any():
         raise ValueError("event has no events (all rows censored): cannot fit a survival model")
     return X, time, event
+
 
 class SksurvSurvival(BaseEstimator):
     """Any scikit-survival estimator with ``predict_survival_function`` (CoxPHSurvivalAnalysis,
