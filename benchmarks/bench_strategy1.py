@@ -1,70 +1,97 @@
 """Strategy-1 benchmarks (censoring-adjusted CATE learners).
 
-    python benchmarks/bench_strategy1.py csf   [--reps 5] [--n-train 2000] [--n-test 10000] [--out FILE.csv]
+    python benchmarks/bench_strategy1.py csf   [--reps 20] [--n-train 2000] [--n-test 5000] [--p 15] [--grf]
+                                                [--out FILE.csv]
     python benchmarks/bench_strategy1.py speed [--n 1000000] [--p 20]
 
-``csf``: MSE (x 100) of each CensoredCATE method vs the true CATE on a test cohort, settings csf1..csf4
-(Cui et al. 2023), both estimands, ``reps`` training cohorts; printed next to the causal survival forest (CSF)
-and IPCW causal forest figures of the grf replication files (see REFERENCE below).
+``csf``: MSE (x 100) of each CensoredCATE method against the true CATE on a test cohort, settings csf1..csf4
+of Cui et al. (2023) with p covariates, both estimands, ``reps`` training cohorts. With ``--grf`` the same
+cohorts go to ``benchmarks/csf_grf.R`` (run beside, in R with grf installed), which fits grf's causal survival
+forest and the IPCW causal forest of the paper, so that every method is compared on identical data; the table
+ends with the best method of the compendium minus CSF, paired by training cohort.
 ``speed``: fast path (cross-fitted DiscreteTimeHazard nuisances, AIPCW pseudo-outcomes, DR-learner) on a
-simulated EHR-like cohort; reports seconds per stage (run it under /usr/bin/time -v for the peak memory).
+simulated EHR-like cohort; reports seconds per stage and the peak resident memory of the process.
 """
 
 import argparse
+import resource
+import subprocess
+import tempfile
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from causalehr.cate import CensoredCATE
+from causalehr.experiment import reference_comparison
 from causalehr.simulate import simulate
 
 METHODS = ("aipcw-dr", "ipcw-dr", "aipcw-causal-forest", "t-learner", "s-learner", "x-learner")
-
-# MSE x 100, RMST difference, n = 2000, p = 5, 200 replications: mean of column `mse` x 100 in
-# experiments/csf/simulation.csv.gz of github.com/grf-labs/grf at commit 00311e83 (replication files of
-# Cui, Kosorok, Sverdrup, Wager & Zhu, arXiv 2001.09887, generated with grf's generate_survival_data of that
-# commit; the survival-probability figures of the published paper (p = 15) are not in the repository).
-REFERENCE = {
-    ("csf1", "rmst"): {"CSF (grf)": 0.232, "IPCW forest (grf)": 0.547},
-    ("csf2", "rmst"): {"CSF (grf)": 0.913, "IPCW forest (grf)": 1.499},
-    ("csf3", "rmst"): {"CSF (grf)": 12.321, "IPCW forest (grf)": 14.416},
-    ("csf4", "rmst"): {"CSF (grf)": 2.063, "IPCW forest (grf)": 2.324},
-}
+SETTINGS = ("csf1", "csf2", "csf3", "csf4")
+TEST_SEED = 100_000
 
 
-def csf_study(reps, n_train, n_test, methods=METHODS):
-    rows = []
-    for setting in ("csf1", "csf2", "csf3", "csf4"):
-        test = simulate(setting, n_test, seed=100_000)
-        Xt = test.data[test.covariates].to_numpy()
+def simulate_csf_cohorts(reps, n_train, n_test, n_covariates):
+    """Training cohorts (seed = rep) and one test cohort per setting, as grf generates them (failure times
+    truncated at the RMST horizon)."""
+    for setting in SETTINGS:
+        test = simulate(setting, n_test, seed=TEST_SEED, n_covariates=n_covariates, truncate=True)
         for rep in range(reps):
-            train = simulate(setting, n_train, seed=rep)
-            d = train.data
-            X = d[train.covariates].to_numpy()
-            for estimand, horizon, truth in (("rmst", train.horizon, test.truth["cate_rmst"]),
-                                             ("surv", train.horizon_surv, test.truth["cate_surv"])):
-                for method in methods:
-                    t0 = time.perf_counter()
-                    est = CensoredCATE(estimand=estimand, horizon=horizon, method=method, random_state=rep)
+            yield setting, rep, simulate(setting, n_train, seed=rep, n_covariates=n_covariates, truncate=True), test
+
+
+def export_cohorts(cohorts, folder):
+    """Write the cohorts as CSV (test files with the true CATEs) and their index cohorts.csv for csf_grf.R."""
+    rows = []
+    for setting, rep, train, test in cohorts:
+        train_file, test_file = f"{setting}_train_{rep}.csv", f"{setting}_test.csv"
+        cols = train.covariates + ["treatment", "time", "event"]
+        train.data[cols].assign(event=train.data["event"].astype(int)).to_csv(folder / train_file, index=False)
+        if not (folder / test_file).exists():
+            test.data[test.covariates].assign(cate_rmst=test.truth["cate_rmst"].to_numpy(),
+                                              cate_surv=test.truth["cate_surv"].to_numpy()
+                                              ).to_csv(folder / test_file, index=False)
+        rows.append({"setting": setting, "rep": rep, "train": train_file, "test": test_file,
+                     "horizon": train.horizon, "horizon_surv": train.horizon_surv})
+    pd.DataFrame(rows).to_csv(folder / "cohorts.csv", index=False)
+
+
+def csf_study(cohorts, methods=METHODS):
+    """MSE (x 100) of each method against the true CATE on the test cohort, per setting, estimand and rep; a fit
+    that refuses its input (ValueError) gets a missing MSE and its message in ``error``."""
+    rows = []
+    for setting, rep, train, test in cohorts:
+        d, Xt = train.data, test.data[test.covariates].to_numpy()
+        X = d[train.covariates].to_numpy()
+        for estimand, horizon, truth in (("rmst", train.horizon, test.truth["cate_rmst"]),
+                                         ("surv", train.horizon_surv, test.truth["cate_surv"])):
+            for method in methods:
+                t0 = time.perf_counter()
+                est = CensoredCATE(estimand=estimand, horizon=horizon, method=method, random_state=rep)
+                try:
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")
                         est.fit(X, d["treatment"], d["time"], d["event"])
-                    mse = float(np.mean((est.effect(Xt) - truth.to_numpy()) ** 2))
-                    rows.append({"setting": setting, "estimand": estimand, "method": method, "rep": rep,
-                                 "mse_x100": 100 * mse, "seconds": time.perf_counter() - t0})
-                    print(rows[-1], flush=True)
+                    mse, error = float(np.mean((est.effect(Xt) - truth.to_numpy()) ** 2)), ""
+                except ValueError as exc:  # e.g. a horizon beyond the last observed time of an arm
+                    mse, error = np.nan, str(exc)
+                rows.append({"setting": setting, "estimand": estimand, "method": method, "rep": rep,
+                             "mse_x100": 100 * mse, "seconds": time.perf_counter() - t0, "error": error})
+                print(rows[-1], flush=True)
     return pd.DataFrame(rows)
 
 
 def csf_table(df):
-    tab = df.groupby(["setting", "estimand", "method"])["mse_x100"].mean().unstack("method")
-    for key, ref in REFERENCE.items():
-        for name, value in ref.items():
-            tab.loc[key, name] = value
-    return tab
+    """Mean MSE x 100 (Monte Carlo SE) per setting, estimand and method, with the paired comparison with grf's
+    CSF when its rows are there."""
+    if "CSF (grf)" in set(df["method"]):
+        return reference_comparison(df)[0]
+    g = df.groupby(["setting", "estimand", "method"])["mse_x100"]
+    return (g.mean().round(3).astype(str) + " (" + (g.std() / np.sqrt(g.count())).round(3).astype(str) + ")"
+            ).unstack("method").reset_index()
 
 
 def speed(n, p, seed=0):
@@ -86,29 +113,48 @@ def speed(n, p, seed=0):
     fit_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     tau = est.effect(X)
-    print(f"fit {fit_s:.1f} s, effect {time.perf_counter() - t0:.1f} s, ATE {est.ate_interval()}, "
-          f"CATE range {tau.min():.3f}..{tau.max():.3f}", flush=True)
+    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6  # kilobytes on Linux
+    ate, lower, upper = est.ate_interval()
+    print(f"fit {fit_s:.1f} s, effect {time.perf_counter() - t0:.1f} s, peak memory {peak_gb:.2f} GB, "
+          f"ATE {ate:.3f} ({lower:.3f}, {upper:.3f}), CATE range {tau.min():.3f}..{tau.max():.3f}", flush=True)
+
+
+def run_csf(args):
+    cohorts = list(simulate_csf_cohorts(args.reps, args.n_train, args.n_test, args.p))
+    with tempfile.TemporaryDirectory() as tmp:
+        grf = None
+        if args.grf:
+            export_cohorts(cohorts, Path(tmp))
+            script = Path(__file__).with_name("csf_grf.R")
+            grf = subprocess.Popen(["Rscript", str(script), tmp])
+        df = csf_study(cohorts)
+        if grf is not None:
+            if grf.wait() != 0:
+                raise RuntimeError(f"{script} failed with exit code {grf.returncode}")
+            df = pd.concat([df, pd.read_csv(Path(tmp) / "grf_mse.csv")], ignore_index=True)
+    if args.out:
+        df.to_csv(args.out, index=False)
+    print(csf_table(df).to_markdown(index=False))
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("part", choices=["csf", "speed"])
-    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--reps", type=int, default=20)
     parser.add_argument("--n-train", type=int, default=2000)
-    parser.add_argument("--n-test", type=int, default=10_000)
+    parser.add_argument("--n-test", type=int, default=5000)
     parser.add_argument("--n", type=int, default=1_000_000)
-    parser.add_argument("--p", type=int, default=20)
+    parser.add_argument("--p", type=int, default=None, help="covariates (csf default 15 as in the paper, speed 20)")
+    parser.add_argument("--grf", action="store_true", help="also run grf's CSF and IPCW forest (needs R + grf)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     with threadpool_limits(args.threads):
         if args.part == "csf":
-            df = csf_study(args.reps, args.n_train, args.n_test)
-            if args.out:
-                df.to_csv(args.out, index=False)
-            print(csf_table(df).round(3).to_markdown())
+            args.p = args.p or 15
+            run_csf(args)
         else:
-            speed(args.n, args.p)
+            speed(args.n, args.p or 20)
 
 
 if __name__ == "__main__":

@@ -236,6 +236,7 @@ def test_book_project_with_profile(tmp_path):
     assert outputs["pdf"].read_bytes().startswith(b"%PDF")
     typ = outputs["typ"].read_text()
     assert "pagebreak(weak: true)" in typ and "title: [A thesis on censoring]" in typ
+    assert "#outline(" in typ and 'id="TOC"' in outputs["html"].read_text()  # a book opens with its contents
     with pytest.raises(ValueError, match=f"^profile 'slides': {re.escape(str(book.resolve()))}"
                                          r"/_quarto-slides.yml not found$"):
         rd.render(book, tmp_path / "out", renderer="fallback", profile="slides")

@@ -16,7 +16,8 @@ def project_copy(tmp_path: Path) -> Path:
         cwd=ROOT, capture_output=True, text=True, check=True,
     ).stdout.split()
     for name in files:
-        if (ROOT / name).is_file() and not name.startswith(("tests/", "benchmarks/")):
+        scripts = name.startswith(("tests/", "benchmarks/")) and not name.startswith("benchmarks/results/")
+        if (ROOT / name).is_file() and not scripts:
             (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, tmp_path / name)
     return tmp_path

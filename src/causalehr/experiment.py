@@ -131,6 +131,7 @@ def plot_mse(cate: pd.DataFrame):
         linestyle="none",
     )
     grid.set_axis_labels("Setting", "CATE mean squared error")
+    grid.set(yscale="log")  # the settings' MSEs differ by two orders of magnitude
     return grid.figure
 
 
@@ -155,27 +156,97 @@ def fmt(value: float) -> str:
     return f"{value:.3g}"
 
 
-def mse_table(metrics: pd.DataFrame, estimand: str) -> str:
-    """Markdown table of the CATE MSE (Monte Carlo SE) for one estimand: settings in rows, methods in columns."""
-    sub = metrics[metrics["estimand"] == estimand]
-    cells = sub.assign(cell=[f"{fmt(m)} ({fmt(s)})" for m, s in zip(sub["mse"], sub["mse_mcse"])])
-    table = cells.pivot(index="setting", columns="method", values="cell")
-    return table.rename_axis(index="Setting", columns=None).to_markdown() + "\n"
+ESTIMAND_LABELS = {"rmst": "RMST", "surv": "Survival"}
+
+
+def mse_table(metrics: pd.DataFrame) -> str:
+    """Markdown table of the CATE MSE x 100 (Monte Carlo SE): estimand and method in rows, settings in columns."""
+    cells = metrics.assign(
+        cell=[f"{fmt(100 * m)} ({fmt(100 * s)})" for m, s in zip(metrics["mse"], metrics["mse_mcse"])],
+        estimand=metrics["estimand"].map(ESTIMAND_LABELS),
+    )
+    table = cells.pivot(index=["estimand", "method"], columns="setting", values="cell")
+    return table.rename_axis(index=["Estimand", "Method"], columns=None).reset_index().to_markdown(index=False) + "\n"
 
 
 def paper_values(metrics: pd.DataFrame) -> dict:
-    """The values the manuscript quotes, formatted: MSE and ATE coverage per setting/method/estimand, and the
-    best method (smallest MSE) per setting and estimand."""
-    nested: dict = {"replications": int(metrics["replications"].min()), "mse": {}, "coverage": {}, "best": {}}
+    """The values the manuscript quotes, formatted: CATE MSE x 100, AUTOC and ATE coverage per
+    setting/method/estimand, and the best method (smallest MSE) per setting and estimand."""
+    nested: dict = {"replications": int(metrics["replications"].min()), "mse": {}, "autoc": {}, "coverage": {},
+                    "best": {}}
     for row in metrics.itertuples():
-        nested["mse"].setdefault(row.setting, {}).setdefault(row.method, {})[row.estimand] = fmt(row.mse)
-        nested["coverage"].setdefault(row.setting, {}).setdefault(row.method, {})[row.estimand] = fmt(
-            row.ate_coverage
-        )
+        for key, value in (("mse", 100 * row.mse), ("autoc", row.autoc), ("coverage", row.ate_coverage)):
+            nested[key].setdefault(row.setting, {}).setdefault(row.method, {})[row.estimand] = fmt(value)
     for (setting, estimand), group in metrics.groupby(["setting", "estimand"]):
         best = group.loc[group["mse"].idxmin()]
-        nested["best"].setdefault(setting, {})[estimand] = {"method": best["method"], "mse": fmt(best["mse"])}
+        nested["best"].setdefault(setting, {})[estimand] = {"method": best["method"], "mse": fmt(100 * best["mse"])}
+    nested["summary"] = {
+        estimand: {
+            "best": _by_value({s: g.loc[g["mse"].idxmin(), "method"] for s, g in sub.groupby("setting")}),
+            "ranking": {s: " < ".join(g.sort_values("mse")["method"]) for s, g in sub.groupby("setting")},
+        }
+        for estimand, sub in metrics.groupby("estimand")
+    }
     return {"evaluate": nested}
+
+
+def _by_value(mapping: dict) -> str:
+    """{"csf1": "a", "csf2": "b", "csf3": "a"} as "a (csf1, csf3), b (csf2)": keys grouped by their value."""
+    groups: dict = {}
+    for key, value in mapping.items():
+        groups.setdefault(value, []).append(key)
+    return ", ".join(f"{value} ({', '.join(keys)})" for value, keys in groups.items())
+
+
+REFERENCE_METHODS = ("CSF (grf)", "IPCW forest (grf)")
+
+
+def reference_comparison(mse: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """Head-to-head with grf's causal survival forest (CSF) on identical cohorts (benchmarks/bench_strategy1.py
+    csf --grf): per setting and estimand, the mean MSE x 100 (Monte Carlo SE) of every method, and the best
+    method of the compendium minus CSF, paired by training cohort (mean and SE of the per-cohort differences).
+    Cohorts on which a method gave no estimate (missing MSE) are left out for all methods (``incomplete``).
+
+    ``mse`` has one row per setting, estimand, method and replication (column ``rep``) with ``mse_x100``.
+    Returns the table (estimand and method in rows, settings in columns, closing with the best method of the
+    compendium and its paired difference to CSF) and the values the manuscript quotes."""
+    missing = sorted({"setting", "estimand", "method", "rep", "mse_x100"} - set(mse.columns))
+    if missing:
+        raise ValueError(f"the reference MSE table lacks the column(s) {missing}")
+    absent = [m for m in REFERENCE_METHODS if m not in set(mse["method"])]
+    if absent:
+        raise ValueError(f"the reference MSE table has no rows of method(s) {absent}: run "
+                         "benchmarks/bench_strategy1.py csf with --grf")
+    wide = mse.pivot_table(index=["setting", "estimand", "rep"], columns="method", values="mse_x100", dropna=False)
+    complete = wide.notna().all(axis=1)  # cohorts on which every method gave an estimate
+    values = {"replications": int(wide.groupby(level=[0, 1]).size().min()),
+              "incomplete": int((~complete).sum()), "settings": {}}
+    wide = wide[complete]
+    g = wide.stack().rename("mse_x100").reset_index().groupby(["setting", "estimand", "method"])["mse_x100"]
+    mean, mcse = g.mean().unstack("method"), (g.std() / np.sqrt(g.count())).unstack("method")
+    ours = [m for m in mean.columns if m not in REFERENCE_METHODS]
+    table: dict = {}  # (estimand, row label) -> {setting: cell}
+    for key in mean.index:
+        setting, estimand = key
+        for method in [*REFERENCE_METHODS, *ours]:
+            cell = f"{fmt(mean.loc[key, method])} ({fmt(mcse.loc[key, method])})"
+            table.setdefault((estimand, method), {})[setting] = cell
+        best = mean.loc[key, ours].idxmin()
+        diff = wide.loc[key, best] - wide.loc[key, "CSF (grf)"]
+        se = diff.std() / np.sqrt(len(diff))
+        table.setdefault((estimand, "best of the compendium"), {})[setting] = best
+        table.setdefault((estimand, "best - CSF (paired)"), {})[setting] = f"{diff.mean():+.3g} ({fmt(se)})"
+        values["settings"].setdefault(setting, {})[estimand] = {
+            "best": best, "best_mse": fmt(mean.loc[key, best]), "csf_mse": fmt(mean.loc[key, "CSF (grf)"]),
+            "ipcw_mse": fmt(mean.loc[key, "IPCW forest (grf)"]), "difference": f"{diff.mean():+.3g}",
+            "difference_se": fmt(se), "not_worse": bool(diff.mean() <= 2 * se),
+        }
+    frame = pd.DataFrame([{"Estimand": ESTIMAND_LABELS[e], "Method": m, **cells} for (e, m), cells in table.items()])
+    cells = [(s, e, v) for s, by_estimand in values["settings"].items() for e, v in by_estimand.items()]
+    values["not_worse"] = sum(v["not_worse"] for *_, v in cells)
+    values["cells"] = len(cells)
+    values["worse"] = ", ".join(f"{s} {ESTIMAND_LABELS[e]}" for s, e, v in cells if not v["not_worse"]) or "none"
+    return frame, {"reference": values}
 
 
 def describe_setting(cohort: SimulatedCohort) -> dict:

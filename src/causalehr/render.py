@@ -204,6 +204,8 @@ def _render_fallback(sources: Sequence[Path], out_dir: Path, formats: Sequence[s
     metadata = _special_date(expander.meta, sources)
     if profile or len(sources) > 1:
         metadata += ["--metadata", "crossref-chapters=true"]
+    if profile:  # a book opens with its table of contents, as quarto's books do
+        metadata += ["--toc", "--toc-depth=2"]
     with tempfile.TemporaryDirectory() as tmp:
         meta_file = Path(tmp) / "project-metadata.yml"
         meta_file.write_text(yaml.safe_dump(project_meta, allow_unicode=True))

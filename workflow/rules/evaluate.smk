@@ -9,6 +9,7 @@ rule evaluate:
         ate=expand(
             "results/estimate/{setting}/{method}/rep{rep}_ate.parquet", setting=SETTINGS, method=METHODS, rep=REPS
         ),
+        reference="benchmarks/results/csf_grf.csv",
     output:
         metrics="results/evaluate/metrics.parquet",
         figure=report(
@@ -16,6 +17,7 @@ rule evaluate:
         ),
         table="results/evaluate/tables/cate_mse.md",
         values="results/evaluate/values.yml",
+        reference_table="results/evaluate/tables/csf_reference.md",
     params:
         parameters=lambda wc, input, output: notebook_params(
             cate_paths=list(input.cate),
@@ -24,6 +26,8 @@ rule evaluate:
             figure_path=output.figure,
             table_path=output.table,
             values_path=output.values,
+            reference_path=input.reference,
+            reference_table_path=output.reference_table,
         ),
     log:
         notebook="results/logs/evaluate/evaluate.ipynb",

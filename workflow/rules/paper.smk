@@ -11,6 +11,7 @@ rule paper:
             rules.settings.output.table,
             rules.evaluate.output.figure,
             rules.evaluate.output.table,
+            rules.evaluate.output.reference_table,
             rules.ccw.output.curves,
             rules.ccw.output.estimates,
             rules.ccw.output.table,

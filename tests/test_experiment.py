@@ -1,0 +1,64 @@
+"""Tables and values of the simulation study: hand-computed figures."""
+
+import pandas as pd
+import pytest
+
+from causalehr.experiment import mse_table, paper_values, reference_comparison
+
+
+def _mse_rows(values: dict) -> pd.DataFrame:
+    return pd.DataFrame([{"setting": "csf1", "estimand": "rmst", "method": m, "rep": r, "mse_x100": v}
+                         for m, by_rep in values.items() for r, v in enumerate(by_rep)])
+
+
+def test_reference_comparison_pairs_the_best_method_with_csf_by_cohort():
+    df = _mse_rows({"CSF (grf)": [1.0, 2.0, 3.0], "IPCW forest (grf)": [2.0, 2.0, 2.0],
+                    "x-learner": [0.5, 1.0, 2.4], "t-learner": [4.0, 4.0, 4.0]})
+    table, values = reference_comparison(df)
+    v = values["reference"]["settings"]["csf1"]["rmst"]
+    # x-learner has the smallest mean (1.3); differences to CSF -0.5, -1.0, -0.6: mean -0.7, sd 0.26458 / sqrt(3)
+    assert v["best"] == "x-learner" and v["best_mse"] == "1.3" and v["csf_mse"] == "2"
+    assert v["difference"] == "-0.7" and v["difference_se"] == "0.153" and v["not_worse"]
+    rows = table.set_index("Method")["csf1"]
+    assert rows["best of the compendium"] == "x-learner" and rows["best - CSF (paired)"] == "-0.7 (0.153)"
+    assert rows["CSF (grf)"] == "2 (0.577)" and rows["t-learner"] == "4 (0)"
+    assert values["reference"]["worse"] == "none" and values["reference"]["cells"] == 1
+
+
+def test_reference_comparison_leaves_out_cohorts_a_method_could_not_fit():
+    df = _mse_rows({"CSF (grf)": [1.0, 2.0, 9.0], "IPCW forest (grf)": [2.0, 2.0, 2.0],
+                    "x-learner": [0.5, 1.5, float("nan")]})
+    table, values = reference_comparison(df)
+    v = values["reference"]
+    assert v["incomplete"] == 1 and v["replications"] == 3
+    assert v["settings"]["csf1"]["rmst"]["csf_mse"] == "1.5" and v["settings"]["csf1"]["rmst"]["difference"] == "-0.5"
+
+
+def test_reference_comparison_names_the_cells_where_the_best_is_worse_than_csf():
+    df = _mse_rows({"CSF (grf)": [1.0, 1.0, 1.0], "IPCW forest (grf)": [2.0, 2.0, 2.0],
+                    "x-learner": [1.5, 1.6, 1.7]})
+    values = reference_comparison(df)[1]["reference"]
+    assert values["worse"] == "csf1 RMST" and values["not_worse"] == 0
+
+
+def test_mse_table_and_values_are_in_mse_times_100():
+    metrics = pd.DataFrame({
+        "setting": ["csf1", "csf1", "csf2", "csf2"], "method": ["a", "b", "a", "b"], "estimand": ["rmst"] * 4,
+        "mse": [0.0123, 0.0045, 0.2, 0.3], "mse_mcse": [0.001, 0.0002, 0.01, 0.02], "autoc": [0.1] * 4,
+        "ate_coverage": [1.0] * 4, "replications": [5] * 4,
+    })
+    table = mse_table(metrics)
+    assert table.splitlines()[2] == "| RMST       | a        | 1.23 (0.1)  | 20 (1) |"
+    values = paper_values(metrics)["evaluate"]
+    assert values["mse"]["csf1"]["a"]["rmst"] == "1.23"
+    assert values["best"]["csf2"]["rmst"] == {"method": "a", "mse": "20"}
+    assert values["summary"]["rmst"]["best"] == "b (csf1), a (csf2)"
+    assert values["summary"]["rmst"]["ranking"]["csf1"] == "b < a"
+
+
+def test_reference_comparison_rejects_a_table_without_csf_or_columns():
+    df = _mse_rows({"IPCW forest (grf)": [2.0, 2.0], "x-learner": [1.0, 1.0]})
+    with pytest.raises(ValueError, match=r"no rows of method\(s\) \['CSF \(grf\)'\]: run benchmarks"):
+        reference_comparison(df)
+    with pytest.raises(ValueError, match=r"lacks the column\(s\) \['rep'\]"):
+        reference_comparison(df.drop(columns="rep"))
