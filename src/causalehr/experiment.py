@@ -270,7 +270,8 @@ def plot_settings(cohorts: list[SimulatedCohort]):
     import matplotlib.pyplot as plt
     from lifelines import KaplanMeierFitter
 
-    fig, axes = plt.subplots(2, len(cohorts), figsize=(3.2 * len(cohorts), 5.6), squeeze=False)
+    # at least two columns wide, so that one setting does not give a figure taller than the page
+    fig, axes = plt.subplots(2, len(cohorts), figsize=(3.2 * max(len(cohorts), 2), 5.6), squeeze=False)
     for (km_ax, cate_ax), cohort in zip(axes.T, cohorts):
         for arm, label in ((0, "control"), (1, "treated")):
             rows = cohort.data["treatment"] == arm
