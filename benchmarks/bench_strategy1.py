@@ -1,14 +1,17 @@
 """Strategy-1 benchmarks (censoring-adjusted CATE learners).
 
     python benchmarks/bench_strategy1.py csf   [--reps 20] [--n-train 2000] [--n-test 5000] [--p 15] [--grf]
-                                                [--out FILE.csv]
+                                                [--settings csf1,...] [--methods aipcw-dr,...]
+                                                [--out FILE.csv | --update FILE.csv]
     python benchmarks/bench_strategy1.py speed [--n 1000000] [--p 20]
 
 ``csf``: MSE (x 100) of each CensoredCATE method against the true CATE on a test cohort, settings csf1..csf4
 of Cui et al. (2023) with p covariates, both estimands, ``reps`` training cohorts. With ``--grf`` the same
 cohorts go to ``benchmarks/csf_grf.R`` (run beside, in R with grf installed), which fits grf's causal survival
 forest and the IPCW causal forest of the paper, so that every method is compared on identical data; the table
-ends with the best method of the compendium minus CSF, paired by training cohort.
+ends with the best method of the compendium minus CSF, paired by training cohort. ``--update`` reruns the
+chosen settings x methods only and replaces their rows in an earlier output (the other rows, grf's included,
+stay).
 ``speed``: fast path (cross-fitted DiscreteTimeHazard nuisances, AIPCW pseudo-outcomes, DR-learner) on a
 simulated EHR-like cohort; reports seconds per stage and the peak resident memory of the process.
 """
@@ -29,15 +32,19 @@ from causalehr.cate import CensoredCATE
 from causalehr.experiment import reference_comparison
 from causalehr.simulate import simulate
 
-METHODS = ("aipcw-dr", "ipcw-dr", "aipcw-causal-forest", "t-learner", "s-learner", "x-learner")
+# label -> CensoredCATE arguments; "pooled-causal-forest" fits event and censoring models with the treatment
+# as a feature, as grf's causal survival forest does
+METHODS = {m: {"method": m} for m in ("aipcw-dr", "ipcw-dr", "aipcw-causal-forest", "t-learner", "s-learner",
+                                      "x-learner")}
+METHODS["pooled-causal-forest"] = {"method": "aipcw-causal-forest", "treatment_as_feature": True}
 SETTINGS = ("csf1", "csf2", "csf3", "csf4")
 TEST_SEED = 100_000
 
 
-def simulate_csf_cohorts(reps, n_train, n_test, n_covariates):
+def simulate_csf_cohorts(reps, n_train, n_test, n_covariates, settings=SETTINGS):
     """Training cohorts (seed = rep) and one test cohort per setting, as grf generates them (failure times
     truncated at the RMST horizon)."""
-    for setting in SETTINGS:
+    for setting in settings:
         test = simulate(setting, n_test, seed=TEST_SEED, n_covariates=n_covariates, truncate=True)
         for rep in range(reps):
             yield setting, rep, simulate(setting, n_train, seed=rep, n_covariates=n_covariates, truncate=True), test
@@ -59,7 +66,7 @@ def export_cohorts(cohorts, folder):
     pd.DataFrame(rows).to_csv(folder / "cohorts.csv", index=False)
 
 
-def csf_study(cohorts, methods=METHODS):
+def csf_study(cohorts, methods=tuple(METHODS)):
     """MSE (x 100) of each method against the true CATE on the test cohort, per setting, estimand and rep; a fit
     that refuses its input (ValueError) gets a missing MSE and its message in ``error``."""
     rows = []
@@ -70,7 +77,7 @@ def csf_study(cohorts, methods=METHODS):
                                          ("surv", train.horizon_surv, test.truth["cate_surv"])):
             for method in methods:
                 t0 = time.perf_counter()
-                est = CensoredCATE(estimand=estimand, horizon=horizon, method=method, random_state=rep)
+                est = CensoredCATE(estimand=estimand, horizon=horizon, random_state=rep, **METHODS[method])
                 try:
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")
@@ -119,21 +126,30 @@ def speed(n, p, seed=0):
           f"ATE {ate:.3f} ({lower:.3f}, {upper:.3f}), CATE range {tau.min():.3f}..{tau.max():.3f}", flush=True)
 
 
+def replace_rows(old, new):
+    """``old`` without the (setting, method) pairs that ``new`` has, plus ``new``."""
+    pairs = pd.MultiIndex.from_frame(new[["setting", "method"]].drop_duplicates())
+    keep = ~pd.MultiIndex.from_frame(old[["setting", "method"]]).isin(pairs)
+    return pd.concat([old[keep], new], ignore_index=True)
+
+
 def run_csf(args):
-    cohorts = list(simulate_csf_cohorts(args.reps, args.n_train, args.n_test, args.p))
+    cohorts = list(simulate_csf_cohorts(args.reps, args.n_train, args.n_test, args.p, args.settings))
     with tempfile.TemporaryDirectory() as tmp:
         grf = None
         if args.grf:
             export_cohorts(cohorts, Path(tmp))
             script = Path(__file__).with_name("csf_grf.R")
             grf = subprocess.Popen(["Rscript", str(script), tmp])
-        df = csf_study(cohorts)
+        df = csf_study(cohorts, args.methods)
         if grf is not None:
             if grf.wait() != 0:
                 raise RuntimeError(f"{script} failed with exit code {grf.returncode}")
             df = pd.concat([df, pd.read_csv(Path(tmp) / "grf_mse.csv")], ignore_index=True)
-    if args.out:
-        df.to_csv(args.out, index=False)
+    if args.update:
+        df = replace_rows(pd.read_csv(args.update), df)
+    if args.out or args.update:
+        df.to_csv(args.out or args.update, index=False)
     print(csf_table(df).to_markdown(index=False))
 
 
@@ -147,8 +163,17 @@ def main():
     parser.add_argument("--p", type=int, default=None, help="covariates (csf default 15 as in the paper, speed 20)")
     parser.add_argument("--grf", action="store_true", help="also run grf's CSF and IPCW forest (needs R + grf)")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--settings", type=lambda s: s.split(","), default=SETTINGS)
+    parser.add_argument("--methods", type=lambda s: s.split(","), default=list(METHODS))
     parser.add_argument("--out", default=None)
+    parser.add_argument("--update", default=None, help="earlier output whose rows of these settings x methods "
+                                                         "are replaced")
     args = parser.parse_args()
+    if args.out and args.update:
+        parser.error("give --out or --update, not both")
+    unknown = sorted(set(args.settings) - set(SETTINGS)) + sorted(set(args.methods) - set(METHODS))
+    if unknown:
+        parser.error(f"unknown setting(s) or method(s) {unknown}; settings {SETTINGS}, methods {list(METHODS)}")
     with threadpool_limits(args.threads):
         if args.part == "csf":
             args.p = args.p or 15

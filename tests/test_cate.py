@@ -144,17 +144,31 @@ def test_econml_learners_with_censored_outcome():
         assert mse < 0.6 * truth_t["rmst"].var(), (method, mse)
 
 
-def test_causal_forest_on_aipcw_outcome_and_nuisance_options():
-    from econml.dml import CausalForestDML
+def small_survival_forest(**kwargs):
+    from econml.grf import CausalForest
 
+    return CausalForest(n_estimators=100, criterion="het", min_samples_leaf=20, max_samples=0.5, n_jobs=1, **kwargs)
+
+
+def test_causal_survival_forest_accuracy_and_nuisance_options():
     X, a, t, d, truth = simple_cohort(2000, 10)
     Xt, _, _, _, truth_t = simple_cohort(1000, 96)
-    forest = CausalForestDML(n_estimators=48, min_samples_leaf=20, discrete_treatment=True, cv=2, n_jobs=1)
-    est = CensoredCATE(horizon=TAU, method="aipcw-causal-forest", cate_model=forest, n_folds=2, random_state=0,
-                       treatment_as_feature=True, calibrate_propensity="sigmoid").fit(X, a, t, d)
+    est = CensoredCATE(horizon=TAU, method="aipcw-causal-forest", cate_model=small_survival_forest(), n_folds=2,
+                       random_state=0, treatment_as_feature=True, calibrate_propensity="sigmoid").fit(X, a, t, d)
     assert est.cate_model_.random_state == 0  # seed passed on to the forest
     mse = np.mean((est.effect(Xt) - truth_t["rmst"]) ** 2)
     assert mse < 0.5 * truth_t["rmst"].var(), mse
+
+
+def test_causal_survival_forest_without_censoring_is_the_causal_forest_on_centred_outcomes():
+    X, a, t, d, _ = simple_cohort(1000, 11, censoring_rate=0)
+    est = CensoredCATE(horizon=TAU, method="aipcw-causal-forest", cate_model=small_survival_forest(random_state=3),
+                       n_folds=2, random_state=0).fit(X, a, t, d)
+    nu = est.nuisances_
+    e = nu["propensity"]
+    y_centred = np.minimum(t, TAU) - (e * nu["mu1"] + (1 - e) * nu["mu0"])
+    plain = small_survival_forest(random_state=3).fit(X, a - e, y_centred)
+    np.testing.assert_allclose(est.effect(X[:200]), plain.predict(X[:200]).ravel(), rtol=1e-12)
 
 
 def test_same_seed_same_output_and_clone():

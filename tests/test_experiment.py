@@ -23,6 +23,9 @@ def test_reference_comparison_pairs_the_best_method_with_csf_by_cohort():
     assert rows["best of the compendium"] == "x-learner" and rows["best - CSF (paired)"] == "-0.7 (0.153)"
     assert rows["CSF (grf)"] == "2 (0.577)" and rows["t-learner"] == "4 (0)"
     assert values["reference"]["worse"] == "none" and values["reference"]["cells"] == 1
+    # -0.7 is 4.6 standard errors below zero
+    assert v["verdict"] == "better" and values["reference"]["better"] == "csf1 RMST"
+    assert values["reference"]["n_better"] == 1 and values["reference"]["level"] == "none"
 
 
 def test_reference_comparison_leaves_out_cohorts_a_method_could_not_fit():
@@ -38,7 +41,16 @@ def test_reference_comparison_names_the_cells_where_the_best_is_worse_than_csf()
     df = _mse_rows({"CSF (grf)": [1.0, 1.0, 1.0], "IPCW forest (grf)": [2.0, 2.0, 2.0],
                     "x-learner": [1.5, 1.6, 1.7]})
     values = reference_comparison(df)[1]["reference"]
-    assert values["worse"] == "csf1 RMST" and values["not_worse"] == 0
+    assert values["worse"] == "csf1 RMST" and values["not_worse"] == 0 and values["n_worse"] == 1
+
+
+def test_reference_comparison_calls_a_difference_within_two_standard_errors_level():
+    # differences -0.3, +0.1, +0.2: mean 0, within two standard errors
+    df = _mse_rows({"CSF (grf)": [1.0, 1.0, 1.0], "IPCW forest (grf)": [2.0, 2.0, 2.0],
+                    "x-learner": [0.7, 1.1, 1.2]})
+    values = reference_comparison(df)[1]["reference"]
+    assert values["level"] == "csf1 RMST" and values["settings"]["csf1"]["rmst"]["verdict"] == "level"
+    assert values["not_worse"] == 1 and values["better"] == values["worse"] == "none"
 
 
 def test_mse_table_and_values_are_in_mse_times_100():

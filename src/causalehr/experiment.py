@@ -209,7 +209,8 @@ def reference_comparison(mse: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
 
     ``mse`` has one row per setting, estimand, method and replication (column ``rep``) with ``mse_x100``.
     Returns the table (estimand and method in rows, settings in columns, closing with the best method of the
-    compendium and its paired difference to CSF) and the values the manuscript quotes."""
+    compendium and its paired difference to CSF) and the values the manuscript quotes; a cell is "better" or
+    "worse" when the paired difference is more than two standard errors from zero, "level" otherwise."""
     missing = sorted({"setting", "estimand", "method", "rep", "mse_x100"} - set(mse.columns))
     if missing:
         raise ValueError(f"the reference MSE table lacks the column(s) {missing}")
@@ -240,12 +241,15 @@ def reference_comparison(mse: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
             "best": best, "best_mse": fmt(mean.loc[key, best]), "csf_mse": fmt(mean.loc[key, "CSF (grf)"]),
             "ipcw_mse": fmt(mean.loc[key, "IPCW forest (grf)"]), "difference": f"{diff.mean():+.3g}",
             "difference_se": fmt(se), "not_worse": bool(diff.mean() <= 2 * se),
+            "verdict": "better" if diff.mean() < -2 * se else "worse" if diff.mean() > 2 * se else "level",
         }
     frame = pd.DataFrame([{"Estimand": ESTIMAND_LABELS[e], "Method": m, **cells} for (e, m), cells in table.items()])
     cells = [(s, e, v) for s, by_estimand in values["settings"].items() for e, v in by_estimand.items()]
     values["not_worse"] = sum(v["not_worse"] for *_, v in cells)
     values["cells"] = len(cells)
-    values["worse"] = ", ".join(f"{s} {ESTIMAND_LABELS[e]}" for s, e, v in cells if not v["not_worse"]) or "none"
+    for verdict in ("better", "level", "worse"):
+        named = [f"{s} {ESTIMAND_LABELS[e]}" for s, e, v in cells if v["verdict"] == verdict]
+        values[verdict], values[f"n_{verdict}"] = ", ".join(named) or "none", len(named)
     return frame, {"reference": values}
 
 

@@ -37,9 +37,12 @@ class CensoredCATE(BaseEstimator):
         Laan 2007) or IPCW transformed outcome, all nuisances cross-fitted in ``n_folds`` folds; ``cate_model``
         is any regressor. This is the censoring-adjusted DR-learner of Xu, Ignatiadis & Wager (2023,
         "Treatment heterogeneity with survival outcomes", survlearners).
-      * "aipcw-causal-forest": econml CausalForestDML (Athey, Tibshirani & Wager 2019) on the cross-fitted
-        AIPCW outcome (close in spirit to the causal survival forest of Cui et al. 2023, "Estimating
-        heterogeneous treatment effects with right-censored data via causal survival forests").
+      * "aipcw-causal-forest": the causal survival forest of Cui et al. (2023, "Estimating heterogeneous
+        treatment effects with right-censored data via causal survival forests"): a generalised random forest
+        (Athey, Tibshirani & Wager 2019; econml.grf.CausalForest, honest, grf's gradient splitting rule) that
+        solves the local moment sum_i alpha_i(x) (W_i - e(X_i)) [AIPCW(f(T_i)) - m(X_i) - (W_i - e(X_i)) tau(x)]
+        = 0, with m = e mu1 + (1 - e) mu0 from the survival model, all nuisances cross-fitted; ``cate_model``
+        may be another econml.grf forest (fit(X, T, y), predict(X)).
       * "aipcw-econml": any econml learner given as ``cate_model`` fitted on the AIPCW outcome;
         "ipcw-econml": same on patients with f(T) observed, with IPCW sample weights.
       * "t-learner", "s-learner": survival model per arm / with treatment as a feature (``event_model``),
@@ -100,9 +103,10 @@ class CensoredCATE(BaseEstimator):
 
     def _cate_model(self):
         if self.method == "aipcw-causal-forest" and self.cate_model is None:
-            from econml.dml import CausalForestDML
-            return CausalForestDML(n_estimators=200, min_samples_leaf=20, discrete_treatment=True,
-                                   random_state=self.random_state)
+            from econml.grf import CausalForest
+            # grf's defaults (2000 trees on half-samples, gradient splitting) with leaves of 20
+            return CausalForest(n_estimators=2000, criterion="het", min_samples_leaf=20, max_samples=0.5,
+                                random_state=self.random_state)
         if self.cate_model is None:
             # pseudo-outcomes are noisy: small trees, slow learning, early stopping on a validation split
             return HistGradientBoostingRegressor(max_iter=300, learning_rate=0.02, max_leaf_nodes=4,
@@ -188,7 +192,11 @@ class CensoredCATE(BaseEstimator):
         if m in ("ipcw-dr", "aipcw-dr"):
             y = nu["ipcw"] if m == "ipcw-dr" else nu["aipcw"]
             self.cate_model_ = self._cate_model().fit(X, dr_scores(y, a, nu["mu0"], nu["mu1"], nu["propensity"]))
-        elif m in ("aipcw-causal-forest", "aipcw-econml"):
+        elif m == "aipcw-causal-forest":
+            e = nu["propensity"]
+            y_hat = e * nu["mu1"] + (1 - e) * nu["mu0"]
+            self.cate_model_ = self._cate_model().fit(X, a - e, nu["aipcw"] - y_hat)
+        elif m == "aipcw-econml":
             self.cate_model_ = self._cate_model().fit(nu["aipcw"], a, X=X)
         elif m == "ipcw-econml":
             keep = nu["weight"] > 0
@@ -213,9 +221,9 @@ class CensoredCATE(BaseEstimator):
         if X.shape[1] != self.n_features_in_:
             raise ValueError(f"X has {X.shape[1]} covariates, the model was fitted with {self.n_features_in_}")
         m = self.method
-        if m in ("ipcw-dr", "aipcw-dr"):
-            return self.cate_model_.predict(X)
-        if m in ("aipcw-causal-forest", "aipcw-econml", "ipcw-econml"):
+        if m in ("ipcw-dr", "aipcw-dr", "aipcw-causal-forest"):
+            return self.cate_model_.predict(X).ravel()
+        if m in ("aipcw-econml", "ipcw-econml"):
             return np.asarray(self.cate_model_.effect(X)).ravel()
         if m in ("t-learner", "s-learner"):
             sm = self.survival_model_
