@@ -42,6 +42,20 @@ def test_reference_comparison_names_the_cells_where_the_best_is_worse_than_csf()
                     "x-learner": [1.5, 1.6, 1.7]})
     values = reference_comparison(df)[1]["reference"]
     assert values["worse"] == "csf1 RMST" and values["not_worse"] == 0 and values["n_worse"] == 1
+    assert values["single"] == {"method": "x-learner", "not_worse": 0, "better": 0}
+
+
+def test_reference_comparison_names_the_single_learner_level_with_csf_in_most_cells():
+    rows = []
+    for setting, csf, ours in (("csf1", [1.0, 1.0, 1.0], {"t-learner": [1.2, 1.3, 1.4], "x-learner": [0.5, 1.5, 2.05]}),
+                               ("csf2", [1.0, 2.0, 3.0], {"t-learner": [0.5, 1.0, 2.0], "x-learner": [2.0, 2.9, 4.1]})):
+        for method, by_rep in {"CSF (grf)": csf, "IPCW forest (grf)": [5.0] * 3, **ours}.items():
+            rows += [{"setting": setting, "estimand": "rmst", "method": method, "rep": r, "mse_x100": v}
+                     for r, v in enumerate(by_rep)]
+    values = reference_comparison(pd.DataFrame(rows))[1]["reference"]
+    # t-learner: csf1 worse (+0.3, SE 0.058), csf2 better (-0.833, SE 0.167); x-learner: csf1 level (+0.35, SE 0.45),
+    # csf2 worse (+1.0, SE 0.058): each is not worse in one cell, the t-learner has the smaller MSE in both
+    assert values["single"] == {"method": "t-learner", "not_worse": 1, "better": 1}
 
 
 def test_reference_comparison_calls_a_difference_within_two_standard_errors_level():
