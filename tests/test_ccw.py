@@ -34,6 +34,7 @@ def test_weighted_km_hand_computed():
     assert survival_at(curve, 0.5) == 1.0
 
 
+@pytest.mark.filterwarnings("ignore:It looks like your weights are not integers")  # lifelines on IPW weights
 def test_weighted_km_matches_lifelines_with_entry_and_weights():
     rng = np.random.default_rng(0)
     n = 300
