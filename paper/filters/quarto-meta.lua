@@ -7,8 +7,8 @@ causalehr.render). Quarto's author schema (`author: [{name, affiliations: [name 
 email. Keywords are appended to the abstract.
 Defaults: abstract-title "Abstract", reference-section-title "References",
 link-citations, A4 paper; typst gets `#set figure(numbering: none)` because
-crossref.lua writes the numbers itself (same numbers in HTML and PDF), and an
-unjustified author grid.
+crossref.lua writes the numbers itself (same numbers in HTML and PDF), an
+unjustified author grid, and tables in smaller type that may continue on the next page.
 --]]
 
 local stringify = pandoc.utils.stringify
@@ -116,7 +116,8 @@ function Meta(meta)
     if #quoted > 0 then meta.keywords = quoted end
     local includes = as_list(meta["header-includes"])
     includes:insert(pandoc.MetaBlocks({pandoc.RawBlock("typst",
-      "#set figure(numbering: none)\n#show grid: set par(justify: false)\n#show table: set par(justify: false)")}))
+      "#set figure(numbering: none)\n#show grid: set par(justify: false)\n#show table: set par(justify: false)\n" ..
+      "#show figure.where(kind: table): set block(breakable: true)\n#show table: set text(size: 0.85em)")}))
     if meta["crossref-chapters"] == true then
       includes:insert(pandoc.MetaBlocks({pandoc.RawBlock("typst",
         "#show heading.where(level: 1): it => { pagebreak(weak: true); it }")}))
