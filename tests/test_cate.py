@@ -215,6 +215,11 @@ def test_bad_input_messages():
     with pytest.raises(ValueError, match=r"method 'aipcw-econml' needs an econml CATE learner as cate_model, "
                                          r"got LinearRegression"):
         CensoredCATE(method="aipcw-econml", cate_model=LinearRegression()).fit(X, a, t, d)
+    from econml.dml import CausalForestDML
+    with pytest.raises(ValueError, match=r"method 'aipcw-causal-forest' needs an econml.grf forest \(fit\(X, T, y\)\) "
+                                         r"as cate_model, got CausalForestDML; pass econml CATE learners with method "
+                                         r"'aipcw-econml'"):
+        CensoredCATE(method="aipcw-causal-forest", cate_model=CausalForestDML()).fit(X, a, t, d)
 
 
 def test_fit_cate_on_dataframe():

@@ -123,6 +123,10 @@ class CensoredCATE(BaseEstimator):
         if econml_needed and not is_econml_learner(self.cate_model):
             raise ValueError(f"method {self.method!r} needs an econml CATE learner as cate_model, "
                              f"got {type(self.cate_model).__name__}")
+        if self.method == "aipcw-causal-forest" and is_econml_learner(self.cate_model):
+            raise ValueError(f"method 'aipcw-causal-forest' needs an econml.grf forest (fit(X, T, y)) as cate_model, "
+                             f"got {type(self.cate_model).__name__}; pass econml CATE learners with "
+                             "method 'aipcw-econml'")
         models = [self._survival_model(self.event_model), self._survival_model(self.censoring_model),
                   make_propensity(self.propensity_model)]
         if not is_econml_learner(self._cate_model()):
