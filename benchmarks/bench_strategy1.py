@@ -126,6 +126,20 @@ def speed(n, p, seed=0):
           f"ATE {ate:.3f} ({lower:.3f}, {upper:.3f}), CATE range {tau.min():.3f}..{tau.max():.3f}", flush=True)
 
 
+def check_same_design(old, args):
+    """The earlier output that --update amends must come from the same cohorts (sizes, covariates,
+    replications), or the paired comparison would mix them."""
+    for col, value in (("n_train", args.n_train), ("n_test", args.n_test), ("p", args.p)):
+        if col not in old.columns:
+            raise ValueError(f"{args.update} has no column {col!r}: cannot check that it has the same design")
+        if set(old[col]) != {value}:
+            raise ValueError(f"{args.update} was made with {col} {sorted(set(old[col]))}, this run has {value}: "
+                             "rerun with the same value")
+    if set(old["rep"]) != set(range(args.reps)):
+        raise ValueError(f"{args.update} has replications 0..{old['rep'].max()}, this run 0..{args.reps - 1}: "
+                         "rerun with the same --reps")
+
+
 def replace_rows(old, new):
     """``old`` without the (setting, method) pairs that ``new`` has, plus ``new``."""
     pairs = pd.MultiIndex.from_frame(new[["setting", "method"]].drop_duplicates())
@@ -134,6 +148,8 @@ def replace_rows(old, new):
 
 
 def run_csf(args):
+    if args.update:
+        check_same_design(pd.read_csv(args.update), args)
     cohorts = list(simulate_csf_cohorts(args.reps, args.n_train, args.n_test, args.p, args.settings))
     with tempfile.TemporaryDirectory() as tmp:
         grf = None
@@ -146,6 +162,7 @@ def run_csf(args):
             if grf.wait() != 0:
                 raise RuntimeError(f"{script} failed with exit code {grf.returncode}")
             df = pd.concat([df, pd.read_csv(Path(tmp) / "grf_mse.csv")], ignore_index=True)
+    df = df.assign(n_train=args.n_train, n_test=args.n_test, p=args.p)
     if args.update:
         df = replace_rows(pd.read_csv(args.update), df)
     if args.out or args.update:
