@@ -34,4 +34,3 @@ include: "workflow/rules/paper.smk"
 rule all:
     input:
         rules.paper.output,
-        expand("results/casestudy/{dataset}/values.yml", dataset=config["casestudy"]["datasets"]),

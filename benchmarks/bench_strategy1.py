@@ -29,14 +29,9 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from causalehr.cate import CensoredCATE
-from causalehr.experiment import reference_comparison
+from causalehr.registry import LEARNERS, make_estimator
 from causalehr.simulate import simulate
-
-# label -> CensoredCATE arguments; "pooled-causal-forest" fits event and censoring models with the treatment
-# as a feature, as grf's causal survival forest does
-METHODS = {m: {"method": m} for m in ("aipcw-dr", "ipcw-dr", "aipcw-causal-forest", "t-learner", "s-learner",
-                                      "x-learner")}
-METHODS["pooled-causal-forest"] = {"method": "aipcw-causal-forest", "treatment_as_feature": True}
+from causalehr.studies.reference import summarise as reference_comparison
 SETTINGS = ("csf1", "csf2", "csf3", "csf4")
 TEST_SEED = 100_000
 
@@ -66,7 +61,7 @@ def export_cohorts(cohorts, folder):
     pd.DataFrame(rows).to_csv(folder / "cohorts.csv", index=False)
 
 
-def csf_study(cohorts, methods=tuple(METHODS)):
+def csf_study(cohorts, methods=tuple(LEARNERS)):
     """MSE (x 100) of each method against the true CATE on the test cohort, per setting, estimand and rep; a fit
     that refuses its input (ValueError) gets a missing MSE and its message in ``error``."""
     rows = []
@@ -77,7 +72,7 @@ def csf_study(cohorts, methods=tuple(METHODS)):
                                          ("surv", train.horizon_surv, test.truth["cate_surv"])):
             for method in methods:
                 t0 = time.perf_counter()
-                est = CensoredCATE(estimand=estimand, horizon=horizon, random_state=rep, **METHODS[method])
+                est = make_estimator(LEARNERS[method], estimand, horizon, rep)
                 try:
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")
@@ -181,16 +176,16 @@ def main():
     parser.add_argument("--grf", action="store_true", help="also run grf's CSF and IPCW forest (needs R + grf)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--settings", type=lambda s: s.split(","), default=SETTINGS)
-    parser.add_argument("--methods", type=lambda s: s.split(","), default=list(METHODS))
+    parser.add_argument("--methods", type=lambda s: s.split(","), default=list(LEARNERS))
     parser.add_argument("--out", default=None)
     parser.add_argument("--update", default=None, help="earlier output whose rows of these settings x methods "
                                                          "are replaced")
     args = parser.parse_args()
     if args.out and args.update:
         parser.error("give --out or --update, not both")
-    unknown = sorted(set(args.settings) - set(SETTINGS)) + sorted(set(args.methods) - set(METHODS))
+    unknown = sorted(set(args.settings) - set(SETTINGS)) + sorted(set(args.methods) - set(LEARNERS))
     if unknown:
-        parser.error(f"unknown setting(s) or method(s) {unknown}; settings {SETTINGS}, methods {list(METHODS)}")
+        parser.error(f"unknown setting(s) or method(s) {unknown}; settings {SETTINGS}, methods {list(LEARNERS)}")
     with threadpool_limits(args.threads):
         if args.part == "csf":
             args.p = args.p or 15

@@ -7,7 +7,7 @@ from sklearn.metrics import cohen_kappa_score
 from causalehr.probation import agreement, correctness, gwet_ac1, heterogeneity, kappa, simulate_extraction
 from causalehr.probation.agreement import bland_altman, date_metrics, table_metrics, text_edits
 from causalehr.probation.evaluation import metric_coverage
-from causalehr.probation.simulate import default_errors, default_spec
+from causalehr.probation.synthetic import default_errors, default_spec
 
 # Published example: irrCAC (Gwet's R package) data set cont3x3abstractors, documented output
 # gwet.ac1.table -> AC1 0.8493305, se 0.04321747; kappa2.table -> Cohen's kappa 0.7964094.

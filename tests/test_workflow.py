@@ -69,7 +69,7 @@ def test_quick_config_runs_end_to_end(project):
     assert "Figure 2.1" in thesis and "@fig-" not in thesis  # per-chapter numbering of the shared sections
     assert (results / "paper" / "thesis.pdf").read_bytes().startswith(b"%PDF")
     # the number the paper quotes is the one recomputed from the estimates
-    cate = pd.concat(pd.read_parquet(p) for p in (results / "estimate" / "csf1" / "ipcw-dr").glob("*_cate.parquet"))
+    cate = pd.concat(pd.read_parquet(p) for p in (results / "estimate" / "csf1" / "ipcw-dr").glob("rep*/cate.parquet"))
     cate = cate[cate["estimand"] == "rmst"]
     values = yaml.safe_load((results / "evaluate" / "values.yml").read_text())["evaluate"]
     mse_x100 = 100 * ((cate["estimate"] - cate["truth"]) ** 2).groupby(cate["replication"]).mean().mean()

@@ -1,6 +1,6 @@
 """Cohort tables: input validation and data dictionaries.
 
-A cohort table has one row per patient with the standard columns of the project (see DESIGN.md):
+A cohort table has one row per patient with the standard columns of the project (docs/architecture.md):
 ``patient_id``, numeric covariates, ``treatment`` (0/1), ``time`` (follow-up end, >= 0), ``event`` (0/1),
 optional ``centre`` and ``treatment_start``.
 """

@@ -33,8 +33,19 @@ def merge_values(paths: list[Path]) -> dict:
     return merged
 
 
+def figure_provenance(path: Path) -> dict:
+    """The notebook and the commit that made a PNG figure (its "Source" and "Commit" text chunks, written by
+    :func:`causalehr.studies.common.save_figure`); "unknown" where a chunk is missing."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        text = getattr(image, "text", {})
+    return {"notebook": text.get("Source", "unknown"), "commit": text.get("Commit", "unknown")}
+
+
 def assemble(paper_dir: Path, inputs: list[Path], values: list[Path]) -> None:
-    """Copy figure/table files into paper_dir/_generated and write paper_dir/_variables.yml."""
+    """Copy figure/table files into paper_dir/_generated and write paper_dir/_variables.yml, with the provenance
+    of each PNG figure under ``figures.<file stem>`` (:func:`figure_provenance`)."""
     paper_dir = Path(paper_dir)
     generated = paper_dir / GENERATED
     if generated.exists():
@@ -45,7 +56,11 @@ def assemble(paper_dir: Path, inputs: list[Path], values: list[Path]) -> None:
         if target.exists():
             raise ValueError(f"two inputs are named {path.name}: rename one of them")
         shutil.copyfile(path, target)
-    (paper_dir / VARIABLES).write_text(yaml.safe_dump(merge_values(values), sort_keys=True))
+    merged = merge_values(values)
+    if "figures" in merged:
+        raise ValueError("the value name 'figures' is reserved for the provenance of the figures")
+    merged["figures"] = {path.stem: figure_provenance(path) for path in map(Path, inputs) if path.suffix == ".png"}
+    (paper_dir / VARIABLES).write_text(yaml.safe_dump(merged, sort_keys=True))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,14 +1,126 @@
-"""Glue between the Snakemake workflow, the notebooks and the package: paths, seeds, the Jupyter kernel."""
+"""Glue between the Snakemake workflow, the notebooks and the package: the output contract of every stage, seeds,
+the Jupyter kernel, the code version."""
 
 from __future__ import annotations
 
+import re
 import sys
 import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 KERNEL_NAME = "causalehr"
+
+
+@dataclass(frozen=True)
+class Output:
+    """One output of a stage: its path inside the stage's folder (``{wildcards}`` allowed), whether it is a
+    folder, the caption of the Snakemake report (``workflow/report/<caption>.rst``) and whether the paper reads it
+    ("figure", "table" or "values")."""
+
+    path: str
+    directory: bool = False
+    caption: str | None = None
+    paper: str | None = None
+
+
+# The output contract: stage -> (folder under results/, report category, outputs). The rule of a stage declares
+# exactly these outputs (workflow/rules/common.smk: stage_rule_outputs) and passes them to its notebook as one
+# parameter `outputs`; a notebook run by hand writes the same files under results/notebooks/.
+STAGES: dict[str, tuple[str, str | None, dict[str, Output]]] = {
+    "simulate": ("simulate/{setting}/rep{rep}", None, {
+        "train": Output("train", directory=True), "test": Output("test", directory=True)}),
+    "settings": ("settings", "Settings", {
+        "figure": Output("figures/settings.png", caption="settings", paper="figure"),
+        "table": Output("tables/settings.md", paper="table"),
+        "values": Output("values.yml", paper="values")}),
+    "estimate": ("estimate/{setting}/{method}/rep{rep}", None, {
+        "cate": Output("cate.parquet"), "ate": Output("ate.parquet")}),
+    "evaluate": ("evaluate", "Simulation study", {
+        "metrics": Output("metrics.parquet"),
+        "figure": Output("figures/cate_mse.png", caption="cate_mse", paper="figure"),
+        "table": Output("tables/cate_mse.md", paper="table"),
+        "reference_table": Output("tables/csf_reference.md", paper="table"),
+        "values": Output("values.yml", paper="values")}),
+    "ccw": ("ccw", "Strategy 2", {
+        "replications": Output("replications.parquet"),
+        "curves": Output("figures/ccw_curves.png", caption="ccw_curves", paper="figure"),
+        "estimates": Output("figures/ccw_estimates.png", caption="ccw_estimates", paper="figure"),
+        "table": Output("tables/ccw_performance.md", paper="table"),
+        "values": Output("values.yml", paper="values")}),
+    "casestudy": ("casestudy/{dataset}", None, {
+        **{t: Output(f"{t}.parquet") for t in ("ate", "calibration", "calibration_test", "rate", "toc", "drivers",
+                                                "cate_summary")},
+        "figure": Output("figures/casestudy_{dataset}.png", paper="figure"),
+        "table": Output("tables/casestudy_{dataset}_ate.md", paper="table"),
+        "values": Output("values.yml", paper="values")}),
+    "yardstick": ("casestudy/yardstick/{dataset}", None, {
+        "replications": Output("replications.parquet"), "summary": Output("summary.parquet"),
+        "figure": Output("figures/yardstick_{dataset}.png", paper="figure"),
+        "table": Output("tables/yardstick_{dataset}.md", paper="table"),
+        "values": Output("values.yml", paper="values")}),
+    "probation": ("probation", "Data probation", {
+        "report": Output("report/report.html", caption="probation_report"),
+        "results_json": Output("report/results.json"),
+        "report_tables": Output("report/tables", directory=True),
+        "figure_agreement": Output("figures/probation_agreement.png", caption="probation_agreement", paper="figure"),
+        "figure_routing": Output("figures/probation_risk_coverage.png", caption="probation_risk_coverage",
+                                 paper="figure"),
+        "figure_coverage": Output("figures/probation_coverage.png", caption="probation_coverage", paper="figure"),
+        "table_agreement": Output("tables/probation_agreement.md", paper="table"),
+        "table_acceptance": Output("tables/probation_acceptance.md", paper="table"),
+        "table_replication": Output("tables/probation_replication.md", paper="table"),
+        "table_ppi_coverage": Output("tables/probation_ppi_coverage.md", paper="table"),
+        "metric_coverage": Output("probation_metric_coverage.parquet"),
+        "ppi_coverage": Output("probation_ppi_coverage.parquet"),
+        "values": Output("probation_values.yml", paper="values")}),
+}
+
+
+def _fill(pattern: str, wildcards: Mapping) -> str:
+    """``pattern`` with the given wildcards filled in; the others stay ``{name}`` (for Snakemake)."""
+    return re.sub(r"\{(\w+)\}", lambda m: str(wildcards.get(m.group(1), m.group(0))), pattern)
+
+
+def stage_outputs(stage: str, results: str = "results", **wildcards) -> dict[str, str]:
+    """The paths of a stage's outputs (name -> path) under the ``results`` folder, wildcards filled in where
+    given (the rest stay as Snakemake wildcards)."""
+    if stage not in STAGES:
+        raise ValueError(f"unknown stage {stage!r}; known: {sorted(STAGES)}")
+    folder, _, outputs = STAGES[stage]
+    return {name: _fill(f"{results}/{folder}/{out.path}", wildcards) for name, out in outputs.items()}
+
+
+def notebook_outputs(stage: str, outputs: Mapping[str, str] | None = None, **wildcards) -> dict[str, Path]:
+    """For a notebook: the paths its rule passed (``outputs``), or when run by hand those of the contract under
+    results/notebooks/; absolute, with their folders created. A missing or unknown name is an error."""
+    given = dict(outputs or stage_outputs(stage, "results/notebooks", **wildcards))
+    expected = set(STAGES[stage][2])
+    if set(given) != expected:
+        raise ValueError(f"outputs of stage {stage!r} must be {sorted(expected)}, got {sorted(given)}")
+    root = project_root()
+    paths = {name: root / path for name, path in given.items()}
+    for name, path in paths.items():
+        (path if STAGES[stage][2][name].directory else path.parent).mkdir(parents=True, exist_ok=True)
+    return paths
+
+
+def paper_inputs(config: Mapping) -> dict[str, list[str]]:
+    """The files the manuscript reads, from the stages the config runs: {"figures_tables": [...], "values": [...]};
+    the case studies of every dataset of the config and the yardstick of its randomised dataset."""
+    jobs = [("settings", {}), ("evaluate", {}), ("ccw", {}), ("probation", {}),
+            *[("casestudy", {"dataset": d}) for d in config["casestudy"]["datasets"]],
+            ("yardstick", {"dataset": config["casestudy"]["yardstick"]["dataset"]})]
+    out: dict[str, list[str]] = {"figures_tables": [], "values": []}
+    for stage, wildcards in jobs:
+        paths = stage_outputs(stage, **wildcards)
+        for name, spec in STAGES[stage][2].items():
+            if spec.paper:
+                out["values" if spec.paper == "values" else "figures_tables"].append(paths[name])
+    return out
 
 
 def project_root(start: str | Path | None = None) -> Path:
@@ -60,3 +172,17 @@ def ensure_kernel() -> str:
             f"environment's {sys.executable}: remove that kernelspec (jupyter kernelspec remove {KERNEL_NAME})"
         )
     return KERNEL_NAME
+
+
+def code_version(root: str | Path | None = None) -> str:
+    """The commit of the project's code (``git describe --always --dirty``: a "-dirty" suffix when tracked files
+    differ from it), or "unknown" outside a git checkout."""
+    import subprocess
+
+    try:
+        folder = project_root(root)
+        out = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=10"], cwd=folder,
+                             capture_output=True, text=True, check=True, timeout=30)
+    except (FileNotFoundError, subprocess.CalledProcessError, subprocess.TimeoutExpired):
+        return "unknown"
+    return out.stdout.strip()

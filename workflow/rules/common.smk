@@ -1,8 +1,11 @@
-"""Shared definitions: wildcards' values from the config, per-job seeds, the notebook runner."""
+"""Shared definitions: wildcards' values from the config, per-job seeds, the output contract, the notebook runner."""
 
 import json
 
-from causalehr.workflow import ensure_kernel, job_seed
+from causalehr.registry import check_config
+from causalehr.workflow import STAGES, ensure_kernel, job_seed, paper_inputs, stage_outputs
+
+check_config(config)  # names the schema cannot check (methods, models, simulators), before any work
 
 SETTINGS = config["simulation"]["settings"]
 METHODS = config["methods"]
@@ -19,8 +22,27 @@ onstart:
     ensure_kernel()
 
 
-def notebook_params(**params):
-    """Parameters for papermill as one JSON string (papermill reads it as YAML); quote it with :q in shell."""
+def stage_rule_outputs(stage):
+    """A stage's outputs as declared in its rule, from causalehr.workflow.STAGES; folders marked as such, figures
+    with their caption in the Snakemake report."""
+    _, category, specs = STAGES[stage]
+    outputs = {}
+    for name, path in stage_outputs(stage).items():
+        spec = specs[name]
+        if spec.directory:
+            outputs[name] = directory(path)
+        elif spec.caption:
+            outputs[name] = report(path, caption=f"../report/{spec.caption}.rst", category=category)
+        else:
+            outputs[name] = path
+    return outputs
+
+
+def notebook_params(output=None, **params):
+    """Parameters for papermill as one JSON string (papermill reads it as YAML; quote it with :q in shell); the
+    rule's outputs go to the notebook as the one parameter `outputs` (name -> path)."""
+    if output is not None:
+        params["outputs"] = dict(output.items())
     return json.dumps(params, sort_keys=True)
 
 
@@ -29,3 +51,29 @@ PAPERMILL = (
     "papermill {input.notebook} {log.notebook} --kernel causalehr --cwd . --no-progress-bar "
     "--parameters_yaml {params.parameters:q} > {log.stdout} 2>&1"
 )
+
+
+# Case study (casestudy.smk)
+def case_parameters(output, dataset, part, seed_key):
+    """Notebook parameters shared by both parts: the dataset (built-in, or a user file with its columns)."""
+    spec = config["casestudy"]["datasets"][dataset]
+    columns = {k: spec[k] for k in ("covariates", "treatment", "time", "event", "time_unit") if k in spec}
+    return dict(
+        output=output,
+        dataset=dataset,
+        data_path=spec.get("path"),
+        horizon=spec.get("horizon"),
+        **columns,
+        methods=config["casestudy"]["methods"],
+        seed=job_seed(config["seed"], seed_key, dataset),
+        n_folds=config["casestudy"]["n_folds"],
+        n_groups=config["casestudy"]["n_groups"],
+        n_bootstrap=config["casestudy"]["n_bootstrap"],
+        min_cell_size=config.get("min_cell_size", 10),
+        part=part,
+    )
+
+
+def case_data_file(wildcards):
+    path = config["casestudy"]["datasets"][wildcards.dataset].get("path")
+    return [path] if path else []

@@ -1,36 +1,24 @@
+ESTIMATES = [stage_outputs("estimate", setting=s, method=m, rep=r) for s in SETTINGS for m in METHODS for r in REPS]
+
+
 rule evaluate:
     """Compare every estimate with the truth: tidy metrics, the figures and tables the paper uses, and the
-    values its text quotes."""
+    values its text quotes; with the committed head-to-head with grf's causal survival forest."""
     input:
         notebook="notebooks/evaluate.ipynb",
-        cate=expand(
-            "results/estimate/{setting}/{method}/rep{rep}_cate.parquet", setting=SETTINGS, method=METHODS, rep=REPS
-        ),
-        ate=expand(
-            "results/estimate/{setting}/{method}/rep{rep}_ate.parquet", setting=SETTINGS, method=METHODS, rep=REPS
-        ),
+        cate=[e["cate"] for e in ESTIMATES],
+        ate=[e["ate"] for e in ESTIMATES],
         reference="benchmarks/results/csf_grf.csv",
     output:
-        metrics="results/evaluate/metrics.parquet",
-        figure=report(
-            "results/evaluate/figures/cate_mse.png", caption="../report/cate_mse.rst", category="Simulation study"
-        ),
-        table="results/evaluate/tables/cate_mse.md",
-        values="results/evaluate/values.yml",
-        reference_table="results/evaluate/tables/csf_reference.md",
-    params:
-        parameters=lambda wc, input, output: notebook_params(
-            cate_paths=list(input.cate),
-            ate_paths=list(input.ate),
-            metrics_path=output.metrics,
-            figure_path=output.figure,
-            table_path=output.table,
-            values_path=output.values,
-            reference_path=input.reference,
-            reference_table_path=output.reference_table,
-        ),
+        **stage_rule_outputs("evaluate"),
     log:
         notebook="results/logs/evaluate/evaluate.ipynb",
         stdout="results/logs/evaluate/evaluate.log",
+    conda:
+        "../../environment.yml"
+    params:
+        parameters=lambda wc, input, output: notebook_params(
+            output, cate_paths=list(input.cate), ate_paths=list(input.ate), reference_path=input.reference
+        ),
     shell:
         PAPERMILL

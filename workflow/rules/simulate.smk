@@ -4,20 +4,20 @@ rule simulate:
     input:
         notebook="notebooks/simulate.ipynb",
     output:
-        directory("results/simulate/{setting}/rep{rep}"),
-    params:
-        parameters=lambda wc, output: notebook_params(
-            simulator=SETTINGS[wc.setting]["simulator"],
-            n=SETTINGS[wc.setting]["n"],
-            n_test=config["simulation"]["n_test"],
-            simulator_params=SETTINGS[wc.setting].get("params", {}),
-            seed=job_seed(config["seed"], "simulate", wc.setting, wc.rep),
-            out_dir=output[0],
-        ),
+        **stage_rule_outputs("simulate"),
     log:
         notebook="results/logs/simulate/{setting}/rep{rep}.ipynb",
         stdout="results/logs/simulate/{setting}/rep{rep}.log",
     benchmark:
         "results/benchmarks/simulate/{setting}/rep{rep}.tsv"
+    conda:
+        "../../environment.yml"
+    params:
+        parameters=lambda wc, output: notebook_params(
+            output,
+            setting=SETTINGS[wc.setting],
+            n_test=config["simulation"]["n_test"],
+            seed=job_seed(config["seed"], "simulate", wc.setting, wc.rep),
+        ),
     shell:
         PAPERMILL

@@ -12,7 +12,7 @@ from pathlib import Path
 from .evaluation import metric_coverage, ppi_coverage
 from .io import load_probation, read_table
 from .report import probation_report, run_probation
-from .simulate import default_spec, simulate_extraction
+from .synthetic import default_spec, simulate_extraction
 from .suppress import DEFAULT_MIN_CELL
 
 

@@ -8,7 +8,7 @@ import pandas as pd
 
 from .agreement import agreement
 from .ppi import km_survival_at, ppi_bootstrap, ppi_inputs, ppi_mean
-from .simulate import default_spec, simulate_extraction
+from .synthetic import default_spec, simulate_extraction
 
 PPI_VARIABLES = ["index_date", "age", "treatment", "event", "event_date", "end_date", "hypertension"]
 

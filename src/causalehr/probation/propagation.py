@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .replicate import DAYS_PER_YEAR
-from .simulate import GROSS_MAX, GROSS_MIN
+from .synthetic import GROSS_MAX, GROSS_MIN
 
 KINDS = ("treatment", "event", "event_time", "covariates")
 

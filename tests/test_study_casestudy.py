@@ -1,4 +1,4 @@
-"""Tests of the real-data case study (causalehr.casestudy): loaders and encoding, Kaplan-Meier RMST, confounded
+"""Tests of the real-data case study (causalehr.studies.casestudy): loaders and encoding, Kaplan-Meier RMST, confounded
 subsampling, the user-file error message, small-cell suppression, and small end-to-end runs."""
 
 import warnings
@@ -9,9 +9,9 @@ import pytest
 from lifelines import KaplanMeierFitter
 from lifelines.utils import restricted_mean_survival_time
 
-from causalehr.casestudy import (analyse_case, effect_drivers, confounded_subsample, encode_covariates, km_rmst,
-                                 km_rmst_difference, load_case, load_user_data, risk_score, selection_probabilities,
-                                 output_paths, trial_yardstick, yardstick_values)
+from causalehr.studies.casestudy import (analyse_case, effect_drivers, confounded_subsample, encode_covariates,
+                                         km_rmst, km_rmst_difference, load_case, load_user_data, risk_score,
+                                         selection_probabilities, trial_yardstick, yardstick_values)
 from causalehr.nuisance import MarginalKaplanMeier
 
 FAST = {"fast": {"method": "aipcw-dr", "event_model": "discrete-time-logistic", "censoring_model": "kaplan-meier",
@@ -160,13 +160,7 @@ def test_trial_yardstick_recovers_trial_answer(rossi):
     pd.testing.assert_frame_equal(first, reps.iloc[:4])   # same seed, same subsamples and estimates
 
 
-def test_output_paths_and_yardstick_values():
-    paths = output_paths("results/casestudy/yardstick/rossi", "rossi", "yardstick")
-    assert paths["figure"] == "results/casestudy/yardstick/rossi/figures/yardstick_rossi.png"
-    assert sorted(paths) == ["figure", "replications", "summary", "table", "values"]
-    assert len(output_paths("out", "gbsg2")) == 10
-    with pytest.raises(ValueError, match="part must be 'analysis' or 'yardstick', got 'both'"):
-        output_paths("out", "gbsg2", "both")
+def test_yardstick_values():
     summary = pd.DataFrame({"strength": [0.6], "estimator": ["naive-km"], "bias": [-1.7561], "coverage": [0.88],
                             "coverage_contrast": [0.7]})
     values = yardstick_values(summary, {"estimate": 1.912, "lower": -0.331, "upper": 4.155}, 50)

@@ -22,6 +22,7 @@ patients are blanked (causalehr.probation.suppress).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,11 +35,13 @@ from threadpoolctl import threadpool_limits
 
 from causalehr.ccw.km import rmst, weighted_kaplan_meier
 from causalehr.data import validate_cohort
-from causalehr.experiment import fmt, make_estimator
+from causalehr.registry import make_estimator
 from causalehr.metrics import calibration_table, calibration_test, rate, summarize_replications
 from causalehr.nuisance.base import check_survival_outcome
 from causalehr.probation.suppress import suppress_small_cells
+from causalehr.studies.common import fmt, save_figure, write_values
 
+NOTEBOOK = "notebooks/case_study.ipynb"
 OUTCOME = ["treatment", "time", "event"]
 NAIVE = "naive-km"
 
@@ -159,7 +162,7 @@ def load_case(dataset=None, *, path=None, horizon=None, **columns) -> CaseData:
 
 # ------------------------------------------------------------------------------------------------ estimators
 def case_estimator(spec: dict, horizon: float, seed: int):
-    """CensoredCATE for the RMST difference from a config spec (causalehr.experiment.make_estimator)."""
+    """CensoredCATE for the RMST difference from a config spec (causalehr.registry.make_estimator)."""
     return make_estimator(spec, "rmst", horizon, seed)
 
 
@@ -359,24 +362,6 @@ def trial_yardstick(case: CaseData, methods: dict, *, confounders: dict, strengt
 
 
 # ------------------------------------------------------------------------------------------------ reporting
-TABLES = ("ate", "calibration", "calibration_test", "rate", "toc", "drivers", "cate_summary")
-
-
-def output_paths(out_dir, name: str, part: str = "analysis") -> dict[str, str]:
-    """Files written by the case-study notebook for ``part`` "analysis" (one parquet per table of
-    :func:`analyse_case`, figure, ATE table, values) or "yardstick"; the workflow rule declares the same paths."""
-    d = Path(out_dir)
-    if part == "analysis":
-        paths = {t: d / f"{t}.parquet" for t in TABLES}
-        paths |= {"figure": d / "figures" / f"casestudy_{name}.png", "table": d / "tables" / f"casestudy_{name}_ate.md"}
-    elif part == "yardstick":
-        paths = {"replications": d / "replications.parquet", "summary": d / "summary.parquet",
-                 "figure": d / "figures" / f"yardstick_{name}.png", "table": d / "tables" / f"yardstick_{name}.md"}
-    else:
-        raise ValueError(f"part must be 'analysis' or 'yardstick', got {part!r}")
-    return {k: str(v) for k, v in {**paths, "values": d / "values.yml"}.items()}
-
-
 def ate_table(ate: pd.DataFrame, unit: str) -> str:
     """Markdown table of the ATE (RMST difference) and its interval per method."""
     cells = [f"{fmt(e)} ({fmt(lo)} to {fmt(hi)})" for e, lo, hi in zip(ate["estimate"], ate["lower"], ate["upper"])]
@@ -474,3 +459,22 @@ def plot_yardstick(summary: pd.DataFrame, trial: dict):
     axes[0].legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def report(case: CaseData, tables: dict, paths: Mapping[str, str | Path]) -> None:
+    """Write the tables of :func:`analyse_case` (parquet), the ATE table, the figure and the quoted values."""
+    for name, table in tables.items():
+        table.to_parquet(paths[name], index=False)
+    Path(paths["table"]).write_text(ate_table(tables["ate"], case.time_unit))
+    write_values(paths["values"], case_values(case, tables))
+    save_figure(plot_case(tables, case), paths["figure"], source=NOTEBOOK)
+
+
+def report_yardstick(replications: pd.DataFrame, summary: pd.DataFrame, trial: dict, n_subsamples: int,
+                     paths: Mapping[str, str | Path]) -> None:
+    """Write the results of :func:`trial_yardstick`: replications, summary, table, quoted values and figure."""
+    replications.to_parquet(paths["replications"], index=False)
+    summary.to_parquet(paths["summary"], index=False)
+    Path(paths["table"]).write_text(yardstick_table(summary))
+    write_values(paths["values"], yardstick_values(summary, trial, n_subsamples))
+    save_figure(plot_yardstick(summary, trial), paths["figure"], source=NOTEBOOK)

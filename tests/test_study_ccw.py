@@ -1,4 +1,4 @@
-"""Tests of causalehr.ccw.experiment: true strategy curves against the simulator's truth, one replication against
+"""Tests of causalehr.studies.ccw: true strategy curves against the simulator's truth, one replication against
 the truth and the naive comparison, hand-computed replication summaries, table, values and figures."""
 
 import matplotlib
@@ -8,8 +8,8 @@ import pytest
 from scipy.integrate import trapezoid
 
 from causalehr.ccw import naive_comparisons
-from causalehr.ccw.experiment import (NAIVE, ccw_cohort, ccw_table, ccw_values, plot_ccw_curves, plot_ccw_estimates,
-                                      run_replication, summarize_ccw, true_strategy_survival)
+from causalehr.studies.ccw import (NAIVE, ccw_cohort, ccw_table, ccw_values, plot_ccw_curves, plot_ccw_estimates,
+                                   run_replication, summarise, true_strategy_survival)
 
 matplotlib.use("Agg")
 
@@ -83,7 +83,7 @@ RESULTS = pd.DataFrame({
 
 
 def test_summary_hand_computed():
-    s = summarize_ccw(RESULTS).set_index("method")
+    s = summarise(RESULTS).set_index("method")
     # CCW: errors -0.1, 0.1, 0 -> bias 0, empirical SE sd(0.1, 0.3, 0.2) = 0.1; intervals cover 0.2 in rows 1, 3
     # -> coverage 2/3; widths 0.3, 0.15, 0.35 -> 0.2667
     assert s.loc["CCW logistic", "bias"] == pytest.approx(0.0, abs=1e-12)
@@ -102,11 +102,11 @@ def test_summary_partial_intervals_error():
     bad = RESULTS.copy()
     bad.loc[0, "lower"] = np.nan
     with pytest.raises(ValueError, match=r"missing in some replications of \[\('CCW logistic', 'rmst'\)\]"):
-        summarize_ccw(bad)
+        summarise(bad)
 
 
 def test_table_and_values():
-    summary = summarize_ccw(RESULTS)
+    summary = summarise(RESULTS)
     rows = {cells[2]: cells[1:-1] for cells in
             ([c.strip() for c in line.split("|")] for line in ccw_table(summary).splitlines()[2:])}
     # columns: estimand, method, truth, bias, empirical SE, RMSE, coverage, width (MCSE in parentheses), by hand:

@@ -1,7 +1,7 @@
 """The clone-censor-weight (strategy 2) simulation experiment of the workflow: replications of the EHR diabetes
 cohort with a time-varying treatment start, CCW with logistic or boosted weights and the naive ever-versus-never
 comparison against the true strategy effects, and the figures, table and values the paper quotes.
-The notebook notebooks/ccw.ipynb calls these functions.
+The notebook notebooks/ccw.ipynb calls :func:`run`, :func:`summarise` and :func:`report`.
 
 Design of the study: Morris, T. P., White, I. R. & Crowther, M. J. (2019). Using simulation studies to evaluate
 statistical methods. Stat Med 38, 2074-2102 (performance measures with Monte Carlo SE,
@@ -12,28 +12,22 @@ from __future__ import annotations
 
 import time
 
+from collections.abc import Mapping
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
-from causalehr.experiment import fmt
+from causalehr.ccw import fit_ccw, naive_comparisons
 from causalehr.metrics import summarize_replications
+from causalehr.registry import WEIGHT_MODELS
 from causalehr.simulate import SimulatedCohort, simulate
 from causalehr.simulate.ehr import _expected_over_start, _surv_started_at, event_model
+from causalehr.studies.common import fmt, save_figure, write_values
 from causalehr.workflow import job_seed
 
-from .estimator import fit_ccw
-from .naive import naive_comparisons
-
-# weight-model name -> factory of a classifier of the discrete hazards of starting and of censoring
-WEIGHT_MODELS = {
-    "logistic": lambda seed: LogisticRegression(max_iter=1000),
-    "boosting": lambda seed: HistGradientBoostingClassifier(
-        max_iter=150, learning_rate=0.1, max_leaf_nodes=15, min_samples_leaf=50, early_stopping=False,
-        random_state=seed),
-}
+NOTEBOOK = "notebooks/ccw.ipynb"
 NAIVE = "naive ever vs never"
 LABELS = {"rmst": "RMST difference", "surv": "survival difference"}
 
@@ -99,7 +93,7 @@ def run_replication(seed: int, *, n: int, simulation: dict, weights: dict, grace
     return out.assign(truth=truth[out["estimand"]].to_numpy()), fitted, cohort
 
 
-def summarize_ccw(results: pd.DataFrame) -> pd.DataFrame:
+def summarise(results: pd.DataFrame) -> pd.DataFrame:
     """Bias, empirical SE, RMSE, coverage and interval width with Monte Carlo SE per method and estimand
     (:func:`causalehr.metrics.summarize_replications`). Methods without intervals (missing ``lower``/``upper``
     in every replication) get NaN interval measures; a method with intervals in only some replications is an
@@ -201,3 +195,35 @@ def plot_ccw_estimates(results: pd.DataFrame):
         ax.set(title=LABELS[estimand], ylabel="estimate - truth")
     fig.tight_layout()
     return fig
+
+
+def run(replications: int, seed: int, **design) -> tuple[pd.DataFrame, dict, SimulatedCohort]:
+    """``replications`` replications (:func:`run_replication` with ``design``: n, simulation, weights, grace,
+    horizon, horizon_surv, n_intervals), seeds derived from ``seed``. Returns the estimates of every replication
+    (column ``replication``), and the fitted estimators and the cohort of the first one (for the curves figure)."""
+    results = []
+    for rep in range(replications):
+        estimates, fitted, cohort = run_replication(job_seed(seed, "ccw", rep), **design)
+        results.append(estimates.assign(replication=rep))
+        if rep == 0:
+            first_fit, first_cohort = fitted, cohort
+    return pd.concat(results, ignore_index=True), first_fit, first_cohort
+
+
+def report(results: pd.DataFrame, summary: pd.DataFrame, fitted, cohort: SimulatedCohort, design: Mapping,
+           paths: Mapping[str, str | Path]) -> None:
+    """Write the replications, the figures (curves of ``fitted``, one fitted CloneCensorWeight, against the truth of
+    ``cohort``; errors per replication), the performance table and the values the paper quotes."""
+    horizon = design["horizon"]
+    results.to_parquet(paths["replications"], index=False)
+    truth_curves = true_strategy_survival(cohort, np.linspace(0, horizon, 61))
+    save_figure(plot_ccw_curves(fitted, truth_curves, horizon), paths["curves"], source=NOTEBOOK)
+    save_figure(plot_ccw_estimates(results), paths["estimates"], source=NOTEBOOK)
+    Path(paths["table"]).write_text(ccw_table(summary))
+    p = cohort.params
+    settings = {"n": design["n"], "grace": float(design["grace"]), "horizon": float(horizon),
+                "horizon_surv": float(design["horizon_surv"]), "start_rate": float(p["start_rate"]),
+                "confounding": float(p["confounding"]), "bootstrap": dict(design["weights"]),
+                "follow_up_min": float(p["min_follow_up"]), "follow_up_max": float(p["max_follow_up"]),
+                "centres": int(p["n_centres"])}
+    write_values(paths["values"], ccw_values(summary, results, settings))

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from causalehr.probation import run_probation, simulate_extraction
-from causalehr.probation import experiment as px
+from causalehr.studies import probation as px
 
 
 def _metrics():

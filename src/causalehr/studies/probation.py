@@ -1,17 +1,23 @@
-"""Glue for the workflow's probation notebook: compact paper tables, figures and quoted values built from the
-(already suppressed) tables of :func:`causalehr.probation.run_probation` and the coverage studies of
-:mod:`causalehr.probation.evaluation`. No statistics are computed here beyond Monte Carlo standard errors."""
+"""The probation study of the workflow (notebooks/probation.ipynb): one probation run on a simulated AI extraction
+(:func:`causalehr.probation.run_probation`) and the coverage studies of :mod:`causalehr.probation.evaluation`
+(:func:`run`), and the compact paper tables, figures and quoted values built from their already suppressed tables
+(:func:`report`). No statistics are computed here beyond Monte Carlo standard errors."""
 
 from __future__ import annotations
 
-import matplotlib
+from collections.abc import Mapping
+from pathlib import Path
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-from causalehr.experiment import fmt  # noqa: E402
+from causalehr.probation import probation_report, run_probation, simulate_extraction
+from causalehr.probation.evaluation import metric_coverage, ppi_coverage
+from causalehr.studies.common import fmt, save_figure, write_values
+from causalehr.workflow import job_seed
+
+NOTEBOOK = "notebooks/probation.ipynb"
 
 # One headline agreement metric per variable type: chance-corrected agreement (Gwet's AC1) for codes,
 # share within k days for dates, mean difference for numbers, character error rate for free text.
@@ -227,3 +233,42 @@ def probation_values(results: dict[str, pd.DataFrame], metric_cov: pd.DataFrame,
                              for (e2, m), r in ppi.iterrows() if e2 == e}
                          for e in ppi.index.get_level_values("estimand").unique()},
     }}
+
+
+def run(*, n: int, n_labelled: int, n_boot: int, horizon: float, covariates: list[str], target_accuracy: float,
+        alpha: float, min_cell_size: int, coverage_reps: int, coverage_n: int, coverage_n_labelled: int,
+        seed: int) -> tuple[dict[str, pd.DataFrame], pd.DataFrame, pd.DataFrame]:
+    """One probation run on a simulated extraction of ``n`` patients, and the coverage studies of the agreement
+    metrics (by centre) and of prediction-powered inference; seeds derived from ``seed``. Returns the probation
+    tables and the two coverage tables."""
+    data = simulate_extraction(n, seed=job_seed(seed, "probation", "extraction"))
+    results = run_probation(data, covariates=covariates, horizon=horizon, n_boot=n_boot, n_labelled=n_labelled,
+                            target_accuracy=target_accuracy, alpha=alpha, min_cell=min_cell_size,
+                            seed=job_seed(seed, "probation", "analysis"))
+    metric_cov = metric_coverage(coverage_reps, coverage_n, job_seed(seed, "probation", "metric_coverage"),
+                                 by=("centre",))
+    ppi_cov = ppi_coverage(coverage_reps, coverage_n, coverage_n_labelled,
+                           job_seed(seed, "probation", "ppi_coverage"), horizon=horizon, n_boot=n_boot, alpha=alpha)
+    return results, metric_cov, ppi_cov
+
+
+def report(results: dict[str, pd.DataFrame], metric_cov: pd.DataFrame, ppi_cov: pd.DataFrame,
+           paths: Mapping[str, str | Path], *, n: int, n_labelled: int, coverage_reps: int, alpha: float,
+           target_accuracy: float, min_cell_size: int) -> None:
+    """Write the probation report (HTML, JSON, tables), the paper's figures and tables, the coverage tables and
+    the values the paper quotes to the probation stage's ``paths``."""
+    probation_report(results, Path(paths["report"]).parent, min_cell=min_cell_size,
+                     notes=f"Simulated extraction of {n} patients (causalehr.probation.simulate_extraction).")
+    Path(paths["table_agreement"]).write_text(agreement_table(results["agreement"]))
+    save_figure(plot_agreement(results["agreement"]), paths["figure_agreement"], source=NOTEBOOK)
+    Path(paths["table_acceptance"]).write_text(acceptance_table(results["acceptance"]))
+    save_figure(plot_risk_coverage(results["risk_coverage"], results["selective"], target_accuracy),
+                paths["figure_routing"], source=NOTEBOOK)
+    Path(paths["table_replication"]).write_text(replication_table(results["replication"]))
+    metric_cov.to_parquet(paths["metric_coverage"], index=False)
+    ppi_cov.to_parquet(paths["ppi_coverage"], index=False)
+    Path(paths["table_ppi_coverage"]).write_text(ppi_coverage_table(ppi_cov))
+    save_figure(plot_coverage(metric_cov, ppi_cov, 1 - alpha), paths["figure_coverage"], source=NOTEBOOK)
+    write_values(paths["values"], probation_values(
+        results, metric_cov, ppi_cov, n=n, n_labelled=n_labelled, reps=coverage_reps, nominal_metrics=1 - alpha,
+        target_accuracy=target_accuracy, min_cell=min_cell_size))

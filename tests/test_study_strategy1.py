@@ -3,7 +3,8 @@
 import pandas as pd
 import pytest
 
-from causalehr.experiment import mse_table, paper_values, reference_comparison
+from causalehr.studies.reference import summarise as reference_comparison
+from causalehr.studies.strategy1 import mse_table, paper_values
 
 
 def _mse_rows(values: dict) -> pd.DataFrame:

@@ -1,0 +1,132 @@
+"""The one registry of names: CATE methods, nuisance models, clone-censor-weight weight models, simulators.
+
+The config, its schema (``config/schema.yaml``, whose enums a test holds equal to these names), the studies and
+the benchmarks all take names from here; :func:`check_method_spec` and :func:`check_config` reject a misspelt
+name or option before any work starts, naming the key and the accepted values.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor, RandomForestRegressor
+from sklearn.linear_model import LogisticRegression, RidgeCV
+
+from causalehr.cate import METHODS, CensoredCATE
+from causalehr.cate.pseudo import ESTIMANDS
+from causalehr.simulate import SETTINGS as SIMULATORS
+from causalehr.simulate import setting_params
+
+__all__ = ["CLASSIFIERS", "ESTIMANDS", "LEARNERS", "METHODS", "MODEL_KEYS", "NAMED_METHODS", "REGRESSORS",
+           "SIMULATORS", "SURVIVAL_MODELS", "WEIGHT_MODELS", "check_config", "check_method_spec", "make_estimator"]
+
+# methods a specification can name: the econml ones take a learner object as cate_model, which has no name here
+NAMED_METHODS = tuple(m for m in METHODS if not m.endswith("-econml"))
+
+
+def _nuisance():
+    import causalehr.nuisance as nuisance
+
+    return nuisance
+
+
+Factory = Callable[[int], object]  # random_state -> a fresh, unfitted estimator
+
+SURVIVAL_MODELS: dict[str, Factory] = {
+    "discrete-time": lambda seed: _nuisance().DiscreteTimeHazard(random_state=seed),
+    "discrete-time-logistic": lambda seed: _nuisance().DiscreteTimeHazard(
+        classifier=LogisticRegression(max_iter=1000), random_state=seed
+    ),
+    "cox": lambda seed: _nuisance().LifelinesCoxSurvival(penalizer=0.01),
+    "survivalboost": lambda seed: _nuisance().SurvivalBoostSurvival(random_state=seed),
+    "kaplan-meier": lambda seed: _nuisance().MarginalKaplanMeier(),
+}
+CLASSIFIERS: dict[str, Factory] = {
+    "logistic": lambda seed: LogisticRegression(max_iter=1000),
+    "hgb": lambda seed: HistGradientBoostingClassifier(random_state=seed),
+}
+REGRESSORS: dict[str, Factory] = {
+    "hgb": lambda seed: HistGradientBoostingRegressor(max_depth=3, learning_rate=0.05, random_state=seed),
+    "forest": lambda seed: RandomForestRegressor(n_estimators=300, min_samples_leaf=20, random_state=seed),
+    "ridge": lambda seed: RidgeCV(),
+}
+# key of a method specification -> the registry its value is looked up in
+MODEL_KEYS: dict[str, dict[str, Factory]] = {
+    "event_model": SURVIVAL_MODELS,
+    "censoring_model": SURVIVAL_MODELS,
+    "propensity_model": CLASSIFIERS,
+    "cate_model": REGRESSORS,
+}
+# clone-censor-weight: classifiers of the discrete hazards of starting treatment and of being censored
+WEIGHT_MODELS: dict[str, Factory] = {
+    "logistic": lambda seed: LogisticRegression(max_iter=1000),
+    "boosting": lambda seed: HistGradientBoostingClassifier(
+        max_iter=150, learning_rate=0.1, max_leaf_nodes=15, min_samples_leaf=50, early_stopping=False,
+        random_state=seed),
+}
+# named learners of the benchmarks: label -> method specification (as in the config's `methods`);
+# "pooled-causal-forest" fits event and censoring models with the treatment as a feature, as grf does
+LEARNERS: dict[str, dict] = {
+    **{m: {"method": m} for m in ("aipcw-dr", "ipcw-dr", "aipcw-causal-forest", "t-learner", "s-learner",
+                                  "x-learner")},
+    "pooled-causal-forest": {"method": "aipcw-causal-forest", "treatment_as_feature": True},
+}
+# options of CensoredCATE a specification may set besides the model names (not: estimand, horizon, random_state,
+# which the study sets)
+_SET_BY_STUDY = ("estimand", "horizon", "random_state")
+SPEC_OPTIONS = tuple(p for p in inspect.signature(CensoredCATE).parameters
+                     if p not in _SET_BY_STUDY and p not in MODEL_KEYS and p != "method")
+
+
+def check_method_spec(spec: Mapping, where: str = "method") -> None:
+    """Check a method specification (``{"method": ..., "event_model": ..., ...}``) without building anything.
+
+    Raises ValueError naming ``where`` (the config key), the offending key or value and the accepted ones.
+    """
+    if not isinstance(spec, Mapping):
+        raise ValueError(f"{where}: expected a mapping with a 'method' key, got {type(spec).__name__}")
+    if spec.get("method") not in NAMED_METHODS:
+        raise ValueError(f"{where}: unknown method {spec.get('method')!r}; known: {sorted(NAMED_METHODS)}")
+    allowed = {"method", *MODEL_KEYS, *SPEC_OPTIONS}
+    unknown = sorted(set(spec) - allowed)
+    if unknown:
+        raise ValueError(f"{where}: unknown option(s) {unknown}; accepted: {sorted(allowed)}")
+    for key, registry in MODEL_KEYS.items():
+        if key in spec and spec[key] not in registry:
+            raise ValueError(f"{where}: unknown {key} {spec[key]!r}; known: {sorted(registry)}")
+
+
+def make_estimator(spec: Mapping, estimand: str, horizon: float, random_state: int) -> CensoredCATE:
+    """A :class:`causalehr.cate.CensoredCATE` from a method specification (see :func:`check_method_spec`):
+    model names are replaced by fresh models seeded with ``random_state``."""
+    check_method_spec(spec)
+    kwargs = {key: MODEL_KEYS[key][value](random_state) if key in MODEL_KEYS else value
+              for key, value in spec.items()}
+    return CensoredCATE(estimand=estimand, horizon=horizon, random_state=random_state, **kwargs)
+
+
+def _check_simulator(name: str, params: Mapping, where: str) -> None:
+    if name not in SIMULATORS:
+        raise ValueError(f"{where}: unknown simulator {name!r}; known: {sorted(SIMULATORS)}")
+    unknown = sorted(set(params) - set(setting_params(name)))
+    if unknown:
+        raise ValueError(f"{where}: unknown parameter(s) {unknown} of simulator {name!r}; "
+                         f"accepted: {sorted(setting_params(name))}")
+
+
+def check_config(config: Mapping) -> None:
+    """Check the names of a workflow config that its JSON schema cannot see: method options and model names,
+    simulators and their parameters, clone-censor-weight weight models and simulator knobs."""
+    for name, spec in config["methods"].items():
+        check_method_spec(spec, f"methods.{name}")
+    for name, spec in config["casestudy"]["methods"].items():
+        check_method_spec(spec, f"casestudy.methods.{name}")
+    for name, spec in config["casestudy"]["yardstick"]["methods"].items():
+        check_method_spec(spec, f"casestudy.yardstick.methods.{name}")
+    for name, setting in config["simulation"]["settings"].items():
+        _check_simulator(setting["simulator"], setting.get("params", {}), f"simulation.settings.{name}")
+    _check_simulator("ehr_diabetes", config["ccw"]["simulation"], "ccw.simulation")
+    unknown = sorted(set(config["ccw"]["weights"]) - set(WEIGHT_MODELS))
+    if unknown:
+        raise ValueError(f"ccw.weights: unknown weight model(s) {unknown}; known: {sorted(WEIGHT_MODELS)}")

@@ -1,0 +1,174 @@
+"""Strategy 1 simulation study: censoring-adjusted CATE learners fitted on simulated training cohorts and compared
+with the truth on a held-out test cohort (notebooks/simulate.ipynb, estimate.ipynb, evaluate.ipynb).
+
+Shape of every study module: ``run`` (fit, one job), ``summarise`` (performance over replications), ``report``
+(the figures, tables and values of the paper, written to the paths of the stage's output contract,
+:data:`causalehr.workflow.STAGES`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from causalehr.registry import make_estimator
+from causalehr.simulate import SimulatedCohort, load_cohort, simulate
+from causalehr.studies.common import ESTIMAND_LABELS, fmt, save_figure, write_values
+from causalehr.workflow import job_seed
+
+NOTEBOOK = "notebooks/evaluate.ipynb"
+HORIZON_KEYS = ("horizon", "horizon_surv")  # config keys of a setting that set the estimands' horizons
+
+
+def simulator_params(setting: Mapping) -> dict:
+    """Keyword arguments of the simulator for one setting of the config: its ``params`` and its horizons."""
+    clash = sorted(k for k in HORIZON_KEYS if k in setting and k in setting.get("params", {}))
+    if clash:
+        raise ValueError(f"{clash} set twice: as keys of the setting and in its params; keep one")
+    return {**setting.get("params", {}), **{k: setting[k] for k in HORIZON_KEYS if k in setting}}
+
+
+def simulate_split(setting: Mapping, n_test: int, seed: int) -> tuple[SimulatedCohort, SimulatedCohort]:
+    """A training cohort of ``setting["n"]`` patients and an independent test cohort of ``n_test`` patients, with
+    seeds derived from ``seed``."""
+    params = simulator_params(setting)
+    train = simulate(setting["simulator"], n=setting["n"], seed=job_seed(seed, "train"), **params)
+    test = simulate(setting["simulator"], n=n_test, seed=job_seed(seed, "test"), **params)
+    return train, test
+
+
+def horizon_of(cohort: SimulatedCohort, estimand: str) -> float:
+    return cohort.horizon if estimand == "rmst" else cohort.horizon_surv
+
+
+def load_split(directory: str | Path) -> tuple[SimulatedCohort, SimulatedCohort]:
+    """The training and test cohorts written by the simulate notebook."""
+    directory = Path(directory)
+    return load_cohort(directory / "train"), load_cohort(directory / "test")
+
+
+def run(
+    train: SimulatedCohort, test: SimulatedCohort, spec: dict, estimands: list[str], seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Fit ``spec`` on ``train`` for each estimand; return the test-set CATE and the ATE with its interval.
+
+    The CATE table has one row per test patient and estimand (columns ``estimand, patient, estimate, truth``);
+    the ATE table one row per estimand (``estimate, lower, upper, truth, fit_seconds``). The true ATE is the
+    mean true CATE over the test cohort.
+    """
+    X, X_test = train.data[train.covariates].to_numpy(), test.data[test.covariates].to_numpy()
+    cate_rows, ate_rows = [], []
+    for estimand in estimands:
+        truth = test.truth[f"cate_{estimand}"].to_numpy()
+        estimator = make_estimator(spec, estimand, horizon_of(train, estimand), seed)
+        start = time.perf_counter()
+        estimator.fit(X, train.data["treatment"].to_numpy(), train.data["time"].to_numpy(),
+                      train.data["event"].to_numpy())
+        seconds = time.perf_counter() - start
+        estimate = estimator.effect(X_test)
+        ate, lower, upper = estimator.ate_interval()
+        cate_rows.append(pd.DataFrame({"estimand": estimand, "patient": np.arange(len(truth)),
+                                       "estimate": estimate, "truth": truth}))
+        ate_rows.append({"estimand": estimand, "estimate": ate, "lower": lower, "upper": upper,
+                         "truth": float(truth.mean()), "fit_seconds": seconds})
+    return pd.concat(cate_rows, ignore_index=True), pd.DataFrame(ate_rows)
+
+
+CELL = ["setting", "method", "estimand"]
+
+
+def accuracy_by_replication(cate: pd.DataFrame) -> pd.DataFrame:
+    """Per replication, on the test cohort: CATE accuracy (:func:`causalehr.metrics.cate_accuracy`), the regret of
+    treating when the estimated benefit is positive against the oracle policy, and the AUTOC of the estimate as a
+    prioritisation rule, computed with the true CATE (:func:`causalehr.metrics.oracle_rate`)."""
+    from causalehr.metrics import cate_accuracy, oracle_rate, policy_regret
+
+    keys = CELL + ["replication"]
+    return pd.DataFrame(
+        [{**dict(zip(keys, key)), **cate_accuracy(g["estimate"], g["truth"]),
+          "regret": policy_regret(g["estimate"], g["truth"])["regret"],
+          "autoc": oracle_rate(g["estimate"], g["truth"]).estimate}
+         for key, g in cate.groupby(keys)]
+    )
+
+
+def plot_mse(cate: pd.DataFrame):
+    """Mean CATE MSE per method and setting with Monte Carlo standard-error bars, one panel per estimand."""
+    import seaborn as sns
+
+    several_methods = cate["method"].nunique() > 1  # seaborn cannot dodge a single hue level
+    grid = sns.catplot(
+        data=accuracy_by_replication(cate), x="setting", y="mse", hue="method", col="estimand", kind="point",
+        errorbar="se", dodge=0.3 if several_methods else False, sharey=False, height=3.2, aspect=1.2,
+        linestyle="none",
+    )
+    grid.set_axis_labels("Setting", "CATE mean squared error")
+    grid.set(yscale="log")  # the settings' MSEs differ by two orders of magnitude
+    return grid.figure
+
+
+def summarise(cate: pd.DataFrame, ate: pd.DataFrame) -> pd.DataFrame:
+    """Per (setting, method, estimand), over replications: the means of the per-replication CATE metrics
+    (:func:`accuracy_by_replication`) with their Monte Carlo SE (``<metric>_mcse``; the Spearman correlation is
+    averaged over the replications where it is defined), the ATE's performance
+    (:func:`causalehr.metrics.summarize_replications`, prefixed ``ate_``) and the mean fit time."""
+    from causalehr.metrics import summarize_metrics, summarize_replications
+
+    per_rep = accuracy_by_replication(cate)
+    cate_perf = summarize_metrics(per_rep, by=CELL, columns=["mse", "bias", "regret", "autoc"]).set_index(CELL)
+    spearman = per_rep.groupby(CELL)["spearman"].mean()
+    ate_perf = summarize_replications(ate, by=CELL).set_index(CELL).drop(columns="n_sim").add_prefix("ate_")
+    seconds = ate.groupby(CELL)["fit_seconds"].mean()
+    return (cate_perf.join(spearman).join(ate_perf).join(seconds).reset_index()
+            .rename(columns={"n_sim": "replications"}))
+
+
+def mse_table(metrics: pd.DataFrame) -> str:
+    """Markdown table of the CATE MSE x 100 (Monte Carlo SE): estimand and method in rows, settings in columns."""
+    cells = metrics.assign(
+        cell=[f"{fmt(100 * m)} ({fmt(100 * s)})" for m, s in zip(metrics["mse"], metrics["mse_mcse"])],
+        estimand=metrics["estimand"].map(ESTIMAND_LABELS),
+    )
+    table = cells.pivot(index=["estimand", "method"], columns="setting", values="cell")
+    return table.rename_axis(index=["Estimand", "Method"], columns=None).reset_index().to_markdown(index=False) + "\n"
+
+
+def paper_values(metrics: pd.DataFrame) -> dict:
+    """The values the manuscript quotes, formatted: CATE MSE x 100, AUTOC and ATE coverage per
+    setting/method/estimand, and the best method (smallest MSE) per setting and estimand."""
+    nested: dict = {"replications": int(metrics["replications"].min()), "mse": {}, "autoc": {}, "coverage": {},
+                    "best": {}}
+    for row in metrics.itertuples():
+        for key, value in (("mse", 100 * row.mse), ("autoc", row.autoc), ("coverage", row.ate_coverage)):
+            nested[key].setdefault(row.setting, {}).setdefault(row.method, {})[row.estimand] = fmt(value)
+    for (setting, estimand), group in metrics.groupby(["setting", "estimand"]):
+        best = group.loc[group["mse"].idxmin()]
+        nested["best"].setdefault(setting, {})[estimand] = {"method": best["method"], "mse": fmt(100 * best["mse"])}
+    nested["summary"] = {
+        estimand: {
+            "best": _by_value({s: g.loc[g["mse"].idxmin(), "method"] for s, g in sub.groupby("setting")}),
+            "ranking": {s: " < ".join(g.sort_values("mse")["method"]) for s, g in sub.groupby("setting")},
+        }
+        for estimand, sub in metrics.groupby("estimand")
+    }
+    return {"evaluate": nested}
+
+
+def _by_value(mapping: dict) -> str:
+    """{"csf1": "a", "csf2": "b", "csf3": "a"} as "a (csf1, csf3), b (csf2)": keys grouped by their value."""
+    groups: dict = {}
+    for key, value in mapping.items():
+        groups.setdefault(value, []).append(key)
+    return ", ".join(f"{value} ({', '.join(keys)})" for value, keys in groups.items())
+
+
+def report(metrics: pd.DataFrame, cate: pd.DataFrame, paths: Mapping[str, str | Path]) -> dict:
+    """Write the metrics, the MSE figure and table to the evaluate stage's ``paths``; return the quoted values."""
+    metrics.to_parquet(paths["metrics"], index=False)
+    save_figure(plot_mse(cate), paths["figure"], source=NOTEBOOK)
+    Path(paths["table"]).write_text(mse_table(metrics))
+    return paper_values(metrics)

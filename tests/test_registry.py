@@ -1,0 +1,76 @@
+"""The one registry of names: the schema's enums equal it, and misspelt names stop before any work."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+from sklearn.linear_model import LogisticRegression
+
+from causalehr import registry
+from causalehr.nuisance import DiscreteTimeHazard, MarginalKaplanMeier
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = yaml.safe_load((ROOT / "config" / "schema.yaml").read_text())
+CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+
+
+def test_schema_enums_are_the_registry_names():
+    defs, props = SCHEMA["$defs"], SCHEMA["properties"]
+    assert defs["method"]["properties"]["method"]["enum"] == sorted(registry.NAMED_METHODS)
+    assert defs["survival_model"]["enum"] == sorted(registry.SURVIVAL_MODELS)
+    assert defs["method"]["properties"]["propensity_model"]["enum"] == sorted(registry.CLASSIFIERS)
+    assert defs["method"]["properties"]["cate_model"]["enum"] == sorted(registry.REGRESSORS)
+    assert props["ccw"]["properties"]["weights"]["propertyNames"]["enum"] == sorted(registry.WEIGHT_MODELS)
+    settings = props["simulation"]["properties"]["settings"]["additionalProperties"]["properties"]
+    assert settings["simulator"]["enum"] == sorted(registry.SIMULATORS)
+    assert props["estimands"]["items"]["enum"] == list(registry.ESTIMANDS)
+
+
+def test_benchmark_learners_are_valid_specifications():
+    for name, spec in registry.LEARNERS.items():
+        registry.check_method_spec(spec, f"LEARNERS.{name}")
+
+
+def test_make_estimator_builds_the_named_models_with_the_seed():
+    est = registry.make_estimator({"method": "x-learner", "event_model": "discrete-time-logistic",
+                                   "censoring_model": "kaplan-meier", "n_folds": 3}, "surv", 2.0, 7)
+    assert (est.method, est.estimand, est.horizon, est.random_state, est.n_folds) == ("x-learner", "surv", 2.0, 7, 3)
+    assert isinstance(est.event_model, DiscreteTimeHazard) and est.event_model.random_state == 7
+    assert isinstance(est.event_model.classifier, LogisticRegression)
+    assert isinstance(est.censoring_model, MarginalKaplanMeier)
+
+
+@pytest.mark.parametrize("spec, message", [
+    ({"method": "aipcw-dr", "event_modle": "cox"},
+     "methods.m: unknown option(s) ['event_modle']; accepted: ['calibrate_propensity', 'cate_model', "
+     "'censoring_model', 'event_model', 'method', 'min_censoring_survival', 'n_folds', 'n_grid', "
+     "'propensity_bounds', 'propensity_model', 'treatment_as_feature']"),
+    ({"method": "aipcw-dr", "censoring_model": "kaplan_meier"},
+     "methods.m: unknown censoring_model 'kaplan_meier'; known: ['cox', 'discrete-time', 'discrete-time-logistic', "
+     "'kaplan-meier', 'survivalboost']"),
+    ({"method": "dr-learner"},
+     "methods.m: unknown method 'dr-learner'; known: ['aipcw-causal-forest', 'aipcw-dr', 'ipcw-dr', 's-learner', "
+     "'t-learner', 'x-learner']"),
+    ({"method": "aipcw-dr", "horizon": 3.0}, "methods.m: unknown option(s) ['horizon']"),
+])
+def test_a_misspelt_method_specification_is_named(spec, message):
+    with pytest.raises(ValueError) as error:
+        registry.check_method_spec(spec, "methods.m")
+    assert str(error.value).startswith(message)
+
+
+def test_check_config_passes_the_shipped_configs_and_names_a_wrong_key():
+    for name in ("config.yaml", "quick.yaml", "large.yaml"):
+        registry.check_config(yaml.safe_load((ROOT / "config" / name).read_text()))
+    bad = {**CONFIG, "casestudy": {**CONFIG["casestudy"], "methods": {"x": {"method": "t-learner",
+                                                                          "event_model": "coxph"}}}}
+    with pytest.raises(ValueError, match=r"^casestudy\.methods\.x: unknown event_model 'coxph'"):
+        registry.check_config(bad)
+    bad = {**CONFIG, "simulation": {**CONFIG["simulation"], "settings": {
+        "s": {"simulator": "csf1", "n": 100, "params": {"n_covariate": 5}}}}}
+    with pytest.raises(ValueError, match=r"^simulation\.settings\.s: unknown parameter\(s\) \['n_covariate'\] of "
+                                         r"simulator 'csf1'; accepted: \["):
+        registry.check_config(bad)
+    bad = {**CONFIG, "ccw": {**CONFIG["ccw"], "simulation": {"start_rates": 0.2}}}
+    with pytest.raises(ValueError, match=r"^ccw\.simulation: unknown parameter\(s\) \['start_rates'\]"):
+        registry.check_config(bad)
