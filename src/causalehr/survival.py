@@ -22,8 +22,9 @@ from scipy import stats
 def kaplan_meier(time, event, entry=None, weight=None) -> pd.DataFrame:
     """Weighted product-limit survival curve, with delayed entry (left truncation).
 
-    A row is at risk at time t when ``entry < t <= time`` (counting-process rows); without ``entry`` every row is
-    at risk from the start, time 0 included. An event row contributes its weight at ``time``. The hazard at each
+    A row is at risk at time t when ``entry < t <= time`` (counting-process rows; a row with ``time == entry`` is
+    never at risk and may not hold an event); without ``entry`` every row is at risk from the start, time 0
+    included. An event row contributes its weight at ``time``. The hazard at each
     event time is (weighted events) / (weighted number at risk), capped at 1; where nobody is at risk it is 0.
     ``weight`` defaults to 1 per row.
 
@@ -32,13 +33,15 @@ def kaplan_meier(time, event, entry=None, weight=None) -> pd.DataFrame:
     """
     time = np.asarray(time, dtype=float)
     event = np.asarray(event)
-    weight = np.ones_like(time) if weight is None else np.asarray(weight, dtype=float)
-    arrays = {"time": time, "event": event, "weight": weight}
+    arrays = {"time": time, "event": event}
     if entry is not None:
         entry = arrays["entry"] = np.asarray(entry, dtype=float)
-    if any(a.ndim != 1 for a in arrays.values()) or len({len(a) for a in arrays.values()}) > 1:
-        raise ValueError(f"{', '.join(arrays)} must be 1-d arrays of the same length, got lengths "
-                         f"{', '.join(str(np.size(a)) for a in arrays.values())}")
+    if weight is not None:
+        weight = arrays["weight"] = np.asarray(weight, dtype=float)
+    if any(a.ndim != 1 for a in arrays.values()) or len({a.size for a in arrays.values()}) > 1:
+        raise ValueError(f"{', '.join(arrays)} must be 1-d arrays of the same length, got shapes "
+                         f"{', '.join(str(a.shape) for a in arrays.values())}")
+    weight = np.ones_like(time) if weight is None else weight
     bad = int(np.sum(~np.isfinite(time)))
     if bad:
         raise ValueError(f"time must be finite: {bad} rows are not")
@@ -48,10 +51,17 @@ def kaplan_meier(time, event, entry=None, weight=None) -> pd.DataFrame:
     bad = int(np.sum(~np.isfinite(weight) | (weight < 0)))
     if bad:
         raise ValueError(f"weight must be finite and >= 0: {bad} rows are not")
-    bad = int(np.sum(time < 0) if entry is None else np.sum(~(time >= entry)))
-    if bad:
-        raise ValueError(f"time must be >= 0: {bad} rows are not" if entry is None
-                         else f"time must be >= entry: {bad} rows have time < entry or a missing entry")
+    if entry is None:
+        bad = int(np.sum(time < 0))
+        if bad:
+            raise ValueError(f"time must be >= 0: {bad} rows are not")
+    else:
+        bad = int(np.sum(~(time >= entry)))
+        if bad:
+            raise ValueError(f"time must be >= entry: {bad} rows have time < entry or a missing entry")
+        bad = int(np.sum((time == entry) & (event == 1)))
+        if bad:
+            raise ValueError(f"an event row must end after its entry: {bad} event rows have time == entry")
     event = event.astype(bool)
     times, inverse = np.unique(time[event], return_inverse=True)
     events = np.bincount(inverse, weights=weight[event], minlength=times.size).astype(float)
