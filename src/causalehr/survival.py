@@ -1,6 +1,6 @@
 """Kaplan-Meier survival curves and what is read from them: survival at a time, median, restricted mean survival
-time (RMST) with its variance, and the RMST difference between two groups. Every Kaplan-Meier in the package
-goes through this module.
+time (RMST) with its variance, and the RMST difference between two groups. The package's Kaplan-Meier
+estimates go through this module (only the settings figure still draws lifelines' ``KaplanMeierFitter.plot``).
 
 The product-limit estimator (Kaplan, E. L. & Meier, P. (1958). Nonparametric estimation from incomplete
 observations. JASA 53, 457-481) is written here, not taken from lifelines' ``KaplanMeierFitter(weights=...,
