@@ -1,13 +1,13 @@
-"""Tests of causalehr.ccw: weighted Kaplan-Meier, clone-censor-weight on hand-made data, bad input, simulator."""
+"""Tests of causalehr.ccw: clone-censor-weight on hand-made data, bad input, simulator (its weighted Kaplan-Meier:
+tests/test_survival.py)."""
 
 import numpy as np
 import pandas as pd
 import pytest
-from lifelines import KaplanMeierFitter
 from sklearn.base import clone
 from sklearn.dummy import DummyClassifier
 
-from causalehr.ccw import CloneCensorWeight, fit_ccw, naive_comparisons, rmst, survival_at, weighted_kaplan_meier
+from causalehr.ccw import CloneCensorWeight, fit_ccw, naive_comparisons
 
 
 # Hand-made cohort (grace 1, horizon 2, grid 0 | 1 | 2): treatment_start, time, event
@@ -21,38 +21,6 @@ def tiny_fit(**kwargs):
     params = dict(grace=1.0, horizon=2.0, n_intervals=2, start_model=DummyClassifier(strategy="prior"),
                   stabilize=False)
     return fit_ccw(TINY, ["x"], **{**params, **kwargs})
-
-
-def test_weighted_km_hand_computed():
-    curve = weighted_kaplan_meier(np.zeros(4), [1, 2, 2, 3], [1, 0, 1, 1], [1, 2, 1, 1])
-    # t=1: 1 of 5 -> 0.8; t=2: 1 of 4 -> 0.6; t=3: 1 of 1 -> 0
-    np.testing.assert_allclose(curve["survival"], [0.8, 0.6, 0.0])
-    np.testing.assert_allclose(curve["at_risk"], [5, 4, 1])
-    assert rmst(curve, 3.0) == pytest.approx(2.4)
-    assert rmst(curve, 1.5) == pytest.approx(1.4)
-    assert survival_at(curve, 2.5) == pytest.approx(0.6)
-    assert survival_at(curve, 0.5) == 1.0
-
-
-@pytest.mark.filterwarnings("ignore:It looks like your weights are not integers")  # lifelines on IPW weights
-def test_weighted_km_matches_lifelines_with_entry_and_weights():
-    rng = np.random.default_rng(0)
-    n = 300
-    entry = rng.uniform(0, 1, n)
-    exit_ = entry + rng.exponential(1.0, n).round(2) + 0.01
-    event = rng.random(n) < 0.7
-    w = rng.uniform(0.5, 3, n)
-    ours = weighted_kaplan_meier(entry, exit_, event, w)
-    km = KaplanMeierFitter().fit(exit_, event, entry=entry, weights=w)
-    theirs = km.survival_function_.iloc[:, 0]
-    np.testing.assert_allclose(ours["survival"], theirs.loc[ours["time"]].to_numpy(), rtol=1e-10, atol=1e-12)
-
-
-def test_weighted_km_bad_rows():
-    with pytest.raises(ValueError, match="exit must be >= entry: 1 rows"):
-        weighted_kaplan_meier([0, 2], [1, 1], [1, 1], [1, 1])
-    with pytest.raises(ValueError, match="weight must be finite and >= 0: 1 rows"):
-        weighted_kaplan_meier([0, 0], [1, 1], [1, 1], [1, -1])
 
 
 def test_ccw_tiny_hand_computed():

@@ -44,6 +44,8 @@ def test_estimates_recover_simulated_effect_and_match_lifelines():
     km0 = KaplanMeierFitter().fit(arm0["time"], arm0["event"])
     assert est["rmst_diff"] == pytest.approx(restricted_mean_survival_time(km, t=3.0)
                                              - restricted_mean_survival_time(km0, t=3.0))
+    lifelines_medians = [m if np.isfinite(m) else np.nan for m in (km.median_survival_time_, km0.median_survival_time_)]
+    np.testing.assert_array_equal([est["km_median_treated"], est["km_median_control"]], lifelines_medians)  # NaN: > 0.5
 
 
 def test_replication_differences():

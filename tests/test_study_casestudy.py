@@ -1,4 +1,4 @@
-"""Tests of the real-data case study (causalehr.studies.casestudy): loaders and encoding, Kaplan-Meier RMST, confounded
+"""Tests of the real-data case study (causalehr.studies.casestudy): loaders and encoding, confounded
 subsampling, the user-file error message, small-cell suppression, and small end-to-end runs."""
 
 import warnings
@@ -6,13 +6,12 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from lifelines import KaplanMeierFitter
-from lifelines.utils import restricted_mean_survival_time
 
 from causalehr.studies.casestudy import (analyse_case, effect_drivers, confounded_subsample, encode_covariates,
-                                         km_rmst, km_rmst_difference, load_case, load_user_data, risk_score,
-                                         selection_probabilities, trial_yardstick, yardstick_values)
+                                         load_case, load_user_data, risk_score, selection_probabilities,
+                                         trial_yardstick, yardstick_values)
 from causalehr.nuisance import MarginalKaplanMeier
+from causalehr.survival import rmst_difference
 
 FAST = {"fast": {"method": "aipcw-dr", "event_model": "discrete-time-logistic", "censoring_model": "kaplan-meier",
                  "cate_model": "ridge"}}
@@ -62,19 +61,6 @@ def test_load_rossi(rossi):
     assert d.loc[d["event"] == 0, "time"].eq(52).all()
 
 
-def test_km_rmst_hand_values_and_lifelines(rossi):
-    # KM: S = 0.75 after t=1 (4 at risk), censoring at 2, S = 0.375 after t=3 (2 at risk)
-    area, var = km_rmst([1, 2, 3, 4], [1, 0, 1, 1], 3.5)
-    assert area == pytest.approx(1 + 0.75 * 2 + 0.375 * 0.5)
-    assert var == pytest.approx(1.6875**2 / (4 * 3) + 0.1875**2 / (2 * 1))
-    d = rossi.data[rossi.data["treatment"] == 1]
-    kmf = KaplanMeierFitter().fit(d["time"], d["event"])
-    assert km_rmst(d["time"], d["event"], 50)[0] == pytest.approx(restricted_mean_survival_time(kmf, t=50))
-    diff = km_rmst_difference([1, 2, 3, 4, 1, 2, 3, 4], [1, 0, 1, 1, 0, 0, 0, 1], [1, 1, 1, 1, 0, 0, 0, 0], 3.5)
-    assert diff["estimate"] == pytest.approx(2.6875 - 3.5)
-    assert diff["se"] == pytest.approx(np.sqrt(0.2548828125))   # control arm: no event before 3.5, variance 0
-
-
 def test_wrong_column_names_list_available_columns(tmp_path):
     path = tmp_path / "cohort.csv"
     pd.DataFrame({"age": [50, 60], "drug": [0, 1], "fu_days": [10.0, 20.0], "died": [1, 0]}).to_csv(path, index=False)
@@ -118,10 +104,10 @@ def test_confounded_subsample_rates_and_naive_shift(rossi):
             sub = confounded_subsample(d, score, s, 0.5, rng)
             if s == 0.6:
                 kept[sub.index] += 1
-            naive[s].append(km_rmst_difference(sub["time"], sub["event"], sub["treatment"], 50)["estimate"])
+            naive[s].append(rmst_difference(sub["time"], sub["event"], sub["treatment"], 50)["estimate"])
     p = selection_probabilities(d["treatment"], score, 0.6, 0.5)
     assert np.abs(kept / 200 - p).max() < 4.5 * np.sqrt(0.25 / 200)   # empirical keep rates match
-    trial = km_rmst_difference(d["time"], d["event"], d["treatment"], 50)["estimate"]
+    trial = rmst_difference(d["time"], d["event"], d["treatment"], 50)["estimate"]
     shift0, shift = np.mean(naive[0.0]) - trial, np.mean(naive[0.6]) - trial
     mcse = np.std(naive[0.6]) / np.sqrt(200)
     # high-risk patients over-represented among the treated: the naive contrast is too pessimistic

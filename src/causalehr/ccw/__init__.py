@@ -2,8 +2,7 @@
 
 from .estimator import STRATEGIES, CloneCensorWeight, check_ccw_input, fit_ccw, fit_graces
 from .individual import CloneTLearner
-from .km import rmst, survival_at, weighted_kaplan_meier
 from .naive import naive_comparisons
 
 __all__ = ["STRATEGIES", "CloneCensorWeight", "CloneTLearner", "check_ccw_input", "fit_ccw", "fit_graces",
-           "naive_comparisons", "rmst", "survival_at", "weighted_kaplan_meier"]
+           "naive_comparisons"]

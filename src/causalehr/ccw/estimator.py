@@ -28,7 +28,7 @@ because CCW needs the risk set "not started yet", a time-varying treatment featu
 logistic model of the hazard linear in time on quantile bins biased the "never" arm in our checks).
 Weights are constant within each interval, evaluated at its midpoint (previous intervals' factors times the
 square root of the current one). Survival per strategy is the weighted Kaplan-Meier of the clones
-(:func:`causalehr.ccw.km.weighted_kaplan_meier`); RMST and survival differences are "start" minus "never";
+(:func:`causalehr.survival.kaplan_meier`); RMST and survival differences are "start" minus "never";
 intervals are percentile bootstrap intervals over patients (all models refitted in each replicate).
 Conventions: follow-up is cut at the horizon; a start at exactly time 0 counts as a start in the first interval
 (it is not given a separate baseline weight); a start at the time of the event does not censor the "never" clone
@@ -45,8 +45,8 @@ from sklearn.linear_model import LogisticRegression
 
 from causalehr.nuisance import check_covariates
 from causalehr.nuisance.base import allows_nan
+from causalehr.survival import kaplan_meier, rmst, survival_at
 
-from .km import rmst, survival_at, weighted_kaplan_meier
 
 STRATEGIES = ("start", "never")
 _PROB_FLOOR = 1e-6  # probabilities are floored here before inversion, so that no weight is infinite
@@ -348,7 +348,7 @@ class CloneCensorWeight(BaseEstimator):
                 lo, hi = np.quantile(w, self.truncate)
                 n_trunc = int(np.sum((w < lo) | (w > hi)))
                 w = np.clip(w, lo, hi)
-            curve = weighted_kaplan_meier(grid[j[keep]], exit_k, event_k, w)
+            curve = kaplan_meier(exit_k, event_k, entry=grid[j[keep]], weight=w)
             out["curves"][k] = curve
             out["rmst"][k] = rmst(curve, horizon)
             out["surv"][k] = survival_at(curve, self._horizon_surv())

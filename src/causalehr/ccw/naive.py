@@ -11,8 +11,9 @@ Crude (unadjusted) Kaplan-Meier per group, like the naive analyses in Maringe et
 import numpy as np
 import pandas as pd
 
+from causalehr.survival import kaplan_meier, rmst, survival_at
+
 from .estimator import check_ccw_input
-from .km import rmst, survival_at, weighted_kaplan_meier
 
 
 def naive_comparisons(df, *, horizon, horizon_surv=None, baseline_window=0.0, treatment_start="treatment_start",
@@ -33,7 +34,7 @@ def naive_comparisons(df, *, horizon, horizon_surv=None, baseline_window=0.0, tr
         values = {}
         for arm, mask in (("treated", treated), ("untreated", ~treated)):
             if mask.any():
-                curve = weighted_kaplan_meier(np.zeros(mask.sum()), t[mask], d[mask], np.ones(mask.sum()))
+                curve = kaplan_meier(t[mask], d[mask])
                 values[arm] = rmst(curve, horizon), survival_at(curve, horizon_surv)
             else:
                 values[arm] = np.nan, np.nan

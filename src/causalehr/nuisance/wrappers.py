@@ -7,6 +7,8 @@ from sklearn.base import BaseEstimator, clone
 from sksurv.linear_model import CoxPHSurvivalAnalysis
 from sksurv.util import Surv
 
+from causalehr.survival import kaplan_meier
+
 from .base import allows_nan, check_covariates, check_survival_outcome, step_survival
 
 
@@ -106,15 +108,14 @@ class LifelinesCoxSurvival(BaseEstimator):
 
 class MarginalKaplanMeier(BaseEstimator):
     """Covariate-free Kaplan-Meier (1958) survival curve with the nuisance interface ``fit(X, time, event)`` /
-    ``predict_survival(X, times)``, via scikit-survival's ``kaplan_meier_estimator``. Used as censoring model
+    ``predict_survival(X, times)``, via :func:`causalehr.survival.kaplan_meier`. Used as censoring model
     when censoring is administrative (end of study, staggered entry), and the only one that copes with no
     censoring before the horizon (Rossi: all censoring at week 52)."""
 
     def fit(self, X, time, event):
-        from sksurv.nonparametric import kaplan_meier_estimator
-
         time, event = check_survival_outcome(time, event, len(X))
-        self.times_, self.survival_ = kaplan_meier_estimator(event.astype(bool), time)
+        curve = kaplan_meier(time, event)
+        self.times_, self.survival_ = curve["time"].to_numpy(), curve["survival"].to_numpy()
         self.n_features_in_ = np.shape(X)[1]
         return self
 

@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 from ppi_py import classical_mean_ci, ppi_mean_ci, ppi_mean_pointestimate
 
+from causalehr.survival import kaplan_meier, survival_at
+
 from .replicate import cohort_from_source
 from .spec import nonconformant, validate_spec
 
@@ -66,18 +68,9 @@ def ppi_bootstrap(
 
 
 def km_survival_at(time_event: np.ndarray, t: float) -> float:
-    """Kaplan-Meier survival probability at ``t`` of an (n, 2) array of (time, event).
-
-    Plain numpy (one sort) so that the bootstrap stays fast; equal to lifelines' KaplanMeierFitter (tested).
-    """
-    time, event = time_event[:, 0], time_event[:, 1]
-    order = np.argsort(time, kind="stable")
-    time, event = time[order], event[order]
-    uniq, first = np.unique(time, return_index=True)
-    at_risk = len(time) - first
-    deaths = np.add.reduceat(event, first)
-    keep = uniq <= t
-    return float(np.prod(1 - deaths[keep] / at_risk[keep]))
+    """Kaplan-Meier survival probability at ``t`` of an (n, 2) array of (time, event), the form
+    :func:`ppi_bootstrap` resamples (:func:`causalehr.survival.kaplan_meier`)."""
+    return survival_at(kaplan_meier(time_event[:, 0], time_event[:, 1]), t)
 
 
 def ppi_inputs(reference: pd.DataFrame, source: pd.DataFrame, spec: pd.DataFrame, *, binary: list[str],

@@ -2,9 +2,9 @@
 
 From each source's extracted variables a cohort is derived (:func:`cohort_from_source`): time from the
 index date to the event date (event = 1) or to the end of follow-up, in years. On each cohort:
-Kaplan-Meier median survival per arm, Cox hazard ratio of treatment adjusted for covariates and the
-difference in restricted mean survival time up to ``horizon`` between arms (lifelines: Davidson-Pilon C
-(2019), "lifelines: survival analysis in Python", JOSS 4(40):1317), optionally the censored CATE / ATE of
+Kaplan-Meier median survival per arm and the difference in restricted mean survival time up to ``horizon``
+between arms (:mod:`causalehr.survival`), Cox hazard ratio of treatment adjusted for covariates (lifelines:
+Davidson-Pilon C (2019), "lifelines: survival analysis in Python", JOSS 4(40):1317), optionally the censored CATE / ATE of
 strategy 1 (:func:`causalehr.cate.fit_cate`, or any callable). Intervals and the differences from the
 reference come from a paired bootstrap over patients (the same resampled patients in every source).
 """
@@ -16,8 +16,9 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
-from lifelines import CoxPHFitter, KaplanMeierFitter
-from lifelines.utils import restricted_mean_survival_time
+from lifelines import CoxPHFitter
+
+from causalehr.survival import kaplan_meier, median_survival, rmst
 
 from .spec import nonconformant, validate_spec
 
@@ -52,23 +53,18 @@ def cohort_from_source(
     return out[valid].astype({"treatment": int}), int((~valid).sum())
 
 
-def _median(km: KaplanMeierFitter) -> float:
-    m = km.median_survival_time_
-    return float(m) if np.isfinite(m) else np.nan
-
-
 def analysis_estimates(cohort: pd.DataFrame, covariates: list[str], horizon: float) -> dict[str, float]:
     """KM median survival per arm, adjusted Cox hazard ratio of treatment, RMST difference at ``horizon``."""
     est = {}
-    rmst = {}
+    area = {}
     for arm, name in ((1, "treated"), (0, "control")):
         sub = cohort[cohort["treatment"] == arm]
-        km = KaplanMeierFitter().fit(sub["time"], sub["event"])
-        est[f"km_median_{name}"] = _median(km)
-        rmst[arm] = restricted_mean_survival_time(km, t=horizon)
+        curve = kaplan_meier(sub["time"], sub["event"])
+        est[f"km_median_{name}"] = median_survival(curve)
+        area[arm] = rmst(curve, horizon)
     cox = CoxPHFitter().fit(cohort[["time", "event", "treatment", *covariates]], "time", "event")
     est["cox_hr"] = float(np.exp(cox.params_["treatment"]))
-    est["rmst_diff"] = float(rmst[1] - rmst[0])
+    est["rmst_diff"] = area[1] - area[0]
     return est
 
 

@@ -33,13 +33,12 @@ from scipy import stats
 from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
-from causalehr.ccw.km import rmst, weighted_kaplan_meier
 from causalehr.data import validate_cohort
 from causalehr.registry import make_estimator
 from causalehr.metrics import calibration_table, calibration_test, rate, summarize_replications
-from causalehr.nuisance.base import check_survival_outcome
 from causalehr.probation.suppress import suppress_small_cells
 from causalehr.studies.common import fmt, save_figure, write_values
+from causalehr.survival import rmst_difference
 
 NOTEBOOK = "notebooks/case_study.ipynb"
 OUTCOME = ["treatment", "time", "event"]
@@ -166,33 +165,6 @@ def case_estimator(spec: dict, horizon: float, seed: int):
     return make_estimator(spec, "rmst", horizon, seed)
 
 
-def km_rmst(time, event, horizon) -> tuple[float, float]:
-    """Kaplan-Meier RMST up to ``horizon`` and the variance of the estimate, sum over event times t_j <= tau of
-    A_j^2 d_j / (n_j (n_j - d_j)) with A_j = int_{t_j}^tau S(u) du (Klein & Moeschberger 2003, "Survival
-    analysis", sec. 4.5). Written here because lifelines' restricted_mean_survival_time returns the variance of
-    min(T, tau), not of the estimate."""
-    time, event = check_survival_outcome(time, event)
-    curve = weighted_kaplan_meier(np.zeros_like(time), time, event, np.ones_like(time))
-    curve = curve[curve["time"] <= horizon]
-    t, surv = curve["time"].to_numpy(), curve["survival"].to_numpy()
-    after = np.cumsum((surv * np.diff(np.r_[t, horizon]))[::-1])[::-1]   # A_j, S constant on [t_j, t_j+1)
-    n, d = curve["at_risk"].to_numpy(), curve["events"].to_numpy()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(n > d, after**2 * d / (n * (n - d)), 0.0)
-    return rmst(curve, horizon), float(terms.sum())
-
-
-def km_rmst_difference(time, event, treatment, horizon, alpha=0.05) -> dict:
-    """Unadjusted RMST difference (treated - control) from the arms' Kaplan-Meier curves, with its standard
-    error and Wald interval (Royston & Parmar 2013, "Restricted mean survival time: an alternative to the hazard
-    ratio for the design and analysis of randomized trials with a time-to-event outcome")."""
-    a = np.asarray(treatment)
-    (r1, v1), (r0, v0) = (km_rmst(np.asarray(time)[a == arm], np.asarray(event)[a == arm], horizon) for arm in (1, 0))
-    se = np.sqrt(v1 + v0)
-    z = stats.norm.ppf(1 - alpha / 2)
-    return {"estimate": r1 - r0, "se": float(se), "lower": r1 - r0 - z * se, "upper": r1 - r0 + z * se}
-
-
 def _fit(case: CaseData, spec, seed, rows=None):
     d = case.data if rows is None else case.data.iloc[rows]
     return case_estimator(spec, case.horizon, seed).fit(d[case.covariates].to_numpy(float), *(d[c].to_numpy()
@@ -239,7 +211,7 @@ def analyse_case(case: CaseData, methods: dict, *, seed: int, n_folds: int = 5, 
     """
     d, n = case.data, len(case.data)
     z = stats.norm.ppf(1 - alpha / 2)
-    naive = km_rmst_difference(d["time"], d["event"], d["treatment"], case.horizon, alpha)
+    naive = rmst_difference(d["time"], d["event"], d["treatment"], case.horizon, alpha)
     ate = [{"method": NAIVE, **{k: naive[k] for k in ("estimate", "lower", "upper")}, "n": n}]
     tables = {k: [] for k in ("calibration", "calibration_test", "rate", "toc", "drivers", "cate_summary")}
     for name, spec in methods.items():
@@ -314,7 +286,7 @@ def _subsample_estimates(case, methods, score, strength, keep_fraction, seq, alp
     sub = CaseData(case.name, confounded_subsample(case.data, score, strength, keep_fraction, rng),
                    case.covariates, case.horizon, case.time_unit, case.randomised)
     d = sub.data
-    rows = [{"estimator": NAIVE, **km_rmst_difference(d["time"], d["event"], d["treatment"], case.horizon, alpha)}]
+    rows = [{"estimator": NAIVE, **rmst_difference(d["time"], d["event"], d["treatment"], case.horizon, alpha)}]
     z = stats.norm.ppf(1 - alpha / 2)
     for name, spec in methods.items():
         est, lo, hi = _fit(sub, spec, int(rng.integers(2**31))).ate_interval(alpha)
@@ -341,7 +313,7 @@ def trial_yardstick(case: CaseData, methods: dict, *, confounders: dict, strengt
     from joblib import Parallel, delayed
 
     d = case.data
-    trial = km_rmst_difference(d["time"], d["event"], d["treatment"], case.horizon, alpha)
+    trial = rmst_difference(d["time"], d["event"], d["treatment"], case.horizon, alpha)
     score = risk_score(d, confounders)
     seqs = np.random.SeedSequence(seed).spawn(len(strengths) * n_subsamples)
     jobs = [(s, r) for s in strengths for r in range(n_subsamples)]

@@ -6,11 +6,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from causalehr.simulate import SimulatedCohort, simulate
 from causalehr.studies.common import fmt, save_figure, write_values
 from causalehr.studies.strategy1 import simulator_params
+from causalehr.survival import kaplan_meier
 from causalehr.workflow import job_seed
 
 NOTEBOOK = "notebooks/settings.ipynb"
@@ -54,16 +56,15 @@ def describe_setting(cohort: SimulatedCohort) -> dict:
 def plot_settings(cohorts: list[SimulatedCohort]):
     """Per setting: Kaplan-Meier curves by arm (observed data) up to the horizon, and the true CATE's distribution."""
     import matplotlib.pyplot as plt
-    from lifelines import KaplanMeierFitter
 
     # at least two columns wide, so that one setting does not give a figure taller than the page
     fig, axes = plt.subplots(2, len(cohorts), figsize=(3.2 * max(len(cohorts), 2), 5.6), squeeze=False)
     for (km_ax, cate_ax), cohort in zip(axes.T, cohorts):
         for arm, label in ((0, "control"), (1, "treated")):
             rows = cohort.data["treatment"] == arm
-            KaplanMeierFitter(label=label).fit(cohort.data.loc[rows, "time"], cohort.data.loc[rows, "event"]).plot(
-                ax=km_ax, ci_show=False
-            )
+            curve = kaplan_meier(cohort.data.loc[rows, "time"], cohort.data.loc[rows, "event"])
+            km_ax.step(np.r_[0.0, curve["time"]], np.r_[1.0, curve["survival"]], where="post", label=label)
+        km_ax.legend(frameon=False)
         km_ax.set(title=cohort.setting, xlim=(0, cohort.horizon), ylim=(0, 1), xlabel="time", ylabel="survival")
         cate_ax.hist(cohort.truth["cate_rmst"], bins=40, color="grey")
         cate_ax.set(xlabel="true CATE (RMST difference)", ylabel="patients")
