@@ -23,33 +23,25 @@ import warnings  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from sklearn.ensemble import HistGradientBoostingClassifier  # noqa: E402
-from sklearn.linear_model import LogisticRegression  # noqa: E402
-
 from causalehr.ccw import fit_ccw, naive_comparisons  # noqa: E402
-from causalehr.simulate import simulate  # noqa: E402
+from causalehr.registry import WEIGHT_MODELS  # noqa: E402
+from causalehr.studies.ccw import ccw_cohort  # noqa: E402
 
-SCENARIO = dict(time_varying_start=True, missingness=0.0, start_rate=0.2, confounding=0.5, grace=1.0, horizon=3.0,
-                horizon_surv=2.0, min_follow_up=3.0, max_follow_up=6.0)
+SIMULATION = dict(missingness=0.0, start_rate=0.2, confounding=0.5, min_follow_up=3.0, max_follow_up=6.0)
+SCENARIO = dict(grace=1.0, horizon=3.0, horizon_surv=2.0)
 
 
-def cohort(n, seed, start_model="linear", confounding=SCENARIO["confounding"]):
-    """Simulated cohort, its covariate list (with centre indicators) and the true strategy effects."""
-    c = simulate("ehr_diabetes", n, seed, **{**SCENARIO, "start_model": start_model, "confounding": confounding})
-    centres = pd.get_dummies(c.data["centre"], prefix="centre", drop_first=True, dtype=float)
-    df = pd.concat([c.data, centres], axis=1)
-    truth = c.strategy_effects.set_index("estimand")["difference"]
-    return df, c.covariates + list(centres.columns), truth
+def cohort(n, seed, start_model="linear", confounding=SIMULATION["confounding"]):
+    """Simulated cohort (as the workflow's CCW study draws it), its covariates (with centre indicators) and the true
+    strategy effects."""
+    df, covariates, c = ccw_cohort(n, seed, {**SIMULATION, "start_model": start_model, "confounding": confounding},
+                                   **SCENARIO)
+    return df, covariates, c.strategy_effects.set_index("estimand")["difference"]
 
 
 def ccw(df, covariates, **kwargs):
     return fit_ccw(df, covariates, grace=SCENARIO["grace"], horizon=SCENARIO["horizon"],
                    horizon_surv=SCENARIO["horizon_surv"], **kwargs)
-
-
-def hgb(seed):
-    return HistGradientBoostingClassifier(max_iter=150, learning_rate=0.1, max_leaf_nodes=15, min_samples_leaf=50,
-                                          early_stopping=False, random_state=seed)
 
 
 def coverage(args):
@@ -83,9 +75,9 @@ def weights(args):
     rows = []
     for rep in range(args.reps):
         df, cov, truth = cohort(args.n, seed=2000 + rep, start_model=args.start_model, confounding=args.confounding)
-        for name, model in (("logistic", LogisticRegression(max_iter=1000)), ("boosting", hgb(rep))):
+        for name, factory in WEIGHT_MODELS.items():
             t0 = time.perf_counter()
-            m = ccw(df, cov, start_model=model, censoring_model=LogisticRegression(max_iter=1000),
+            m = ccw(df, cov, start_model=factory(rep), censoring_model=WEIGHT_MODELS["logistic"](rep),
                     n_intervals=args.intervals)
             seconds = time.perf_counter() - t0
             for _, e in m.effects_.iterrows():
@@ -105,8 +97,7 @@ def scale(args):
     t_sim = time.perf_counter() - t0
     tracemalloc.start()
     t0 = time.perf_counter()
-    model = hgb(0) if args.model == "boosting" else LogisticRegression(max_iter=1000)
-    m = ccw(df, cov, start_model=model, n_intervals=args.intervals, n_bootstrap=args.bootstrap, random_state=0)
+    m = ccw(df, cov, start_model=WEIGHT_MODELS[args.model](0), n_intervals=args.intervals, n_bootstrap=args.bootstrap, random_state=0)
     seconds = time.perf_counter() - t0
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
@@ -126,9 +117,9 @@ def main():
     parser.add_argument("--bootstrap", type=int, default=100)
     parser.add_argument("--intervals", type=int, default=8)
     parser.add_argument("--start-model", default="nonlinear", choices=["linear", "nonlinear"])
-    parser.add_argument("--model", default="logistic", choices=["logistic", "boosting"],
+    parser.add_argument("--model", default="logistic", choices=sorted(WEIGHT_MODELS),
                         help="start model of the scale benchmark")
-    parser.add_argument("--confounding", type=float, default=SCENARIO["confounding"])
+    parser.add_argument("--confounding", type=float, default=SIMULATION["confounding"])
     parser.add_argument("--out", help="CSV file for the per-replication results")
     args = parser.parse_args()
     res, table = {"coverage": coverage, "weights": weights, "scale": scale}[args.what](args)
