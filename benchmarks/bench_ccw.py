@@ -23,6 +23,7 @@ import warnings  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+
 from causalehr.ccw import fit_ccw, naive_comparisons  # noqa: E402
 from causalehr.registry import WEIGHT_MODELS  # noqa: E402
 from causalehr.studies.ccw import ccw_cohort  # noqa: E402

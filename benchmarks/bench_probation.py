@@ -14,8 +14,17 @@ import time
 
 import pandas as pd
 
-from causalehr.probation import (acceptance, agreement, correctness, default_acceptance_rules, default_rules,
-                                 heterogeneity, run_quality_checks, selective_prediction, simulate_extraction)
+from causalehr.probation import (
+    acceptance,
+    agreement,
+    correctness,
+    default_acceptance_rules,
+    default_rules,
+    heterogeneity,
+    run_quality_checks,
+    selective_prediction,
+    simulate_extraction,
+)
 from causalehr.probation.synthetic import default_spec
 
 

@@ -32,6 +32,7 @@ from causalehr.cate import CensoredCATE
 from causalehr.registry import LEARNERS, make_estimator
 from causalehr.simulate import simulate
 from causalehr.studies.reference import summarise as reference_comparison
+
 SETTINGS = ("csf1", "csf2", "csf3", "csf4")
 TEST_SEED = 100_000
 

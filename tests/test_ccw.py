@@ -9,7 +9,6 @@ from sklearn.dummy import DummyClassifier
 
 from causalehr.ccw import CloneCensorWeight, fit_ccw, naive_comparisons
 
-
 # Hand-made cohort (grace 1, horizon 2, grid 0 | 1 | 2): treatment_start, time, event
 #   A started 0.5, died 1.5; B never, died 0.5; C never, alive 2.5; D started 1.5 (after grace), alive 2.5;
 #   E started 0.2, alive 2.5; F never, died 1.8.  No censoring before the horizon.

@@ -4,10 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.dummy import DummyClassifier, DummyRegressor
+from test_ccw import TINY  # the hand-made cohort whose weights are worked out there
 
 from causalehr.ccw import CloneCensorWeight, CloneTLearner
 from causalehr.simulate import simulate
-from test_ccw import TINY  # the hand-made cohort whose weights are worked out there
 
 
 def test_clone_weights_and_t_learner_hand_computed():

@@ -4,8 +4,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from causalehr.probation import default_rules, rethreshold, run_quality_checks, to_dqd_json, worst_status
-from causalehr.probation import acceptance, default_acceptance_rules
+from causalehr.probation import (
+    acceptance,
+    default_acceptance_rules,
+    default_rules,
+    rethreshold,
+    run_quality_checks,
+    to_dqd_json,
+    worst_status,
+)
 
 SPEC = pd.DataFrame({"variable": ["dx", "start", "stop", "hba1c", "event"],
                      "type": ["categorical", "date", "date", "numeric", "binary"],

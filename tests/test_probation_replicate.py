@@ -4,8 +4,14 @@ import pytest
 from lifelines import KaplanMeierFitter
 from lifelines.utils import restricted_mean_survival_time
 
-from causalehr.probation import (analysis_estimates, cohort_from_source, corrupt, error_propagation,
-                                 replicate_analysis, simulate_extraction)
+from causalehr.probation import (
+    analysis_estimates,
+    cohort_from_source,
+    corrupt,
+    error_propagation,
+    replicate_analysis,
+    simulate_extraction,
+)
 from causalehr.probation.synthetic import default_spec
 
 VARS = ["index_date", "age", "female", "treatment", "event", "event_date", "end_date"]

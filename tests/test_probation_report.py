@@ -59,7 +59,6 @@ def test_command_line_on_user_tables(tmp_path, capsys):
 
 def test_cate_plugin_calls_strategy_1(monkeypatch):
     import causalehr.cate
-
     from causalehr.probation import cate_estimator, cate_quantities
 
     calls = []

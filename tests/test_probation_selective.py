@@ -1,8 +1,15 @@
 import numpy as np
 import pytest
 
-from causalehr.probation import (aurc, correctness, risk_coverage, routing_cost, selective_prediction,
-                                 simulate_extraction, threshold_for_accuracy)
+from causalehr.probation import (
+    aurc,
+    correctness,
+    risk_coverage,
+    routing_cost,
+    selective_prediction,
+    simulate_extraction,
+    threshold_for_accuracy,
+)
 from causalehr.probation.selective import expected_calibration_error
 
 CONF = [0.9, 0.8, 0.7, 0.6]

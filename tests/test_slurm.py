@@ -8,7 +8,6 @@ import subprocess
 import pandas as pd
 import pytest
 import yaml
-
 from workflow_helpers import ROOT, project_copy, snakemake
 
 pytestmark = pytest.mark.workflow

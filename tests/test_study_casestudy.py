@@ -7,10 +7,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from causalehr.studies.casestudy import (analyse_case, effect_drivers, confounded_subsample, encode_covariates,
-                                         load_case, load_user_data, risk_score, selection_probabilities,
-                                         trial_yardstick, yardstick_values)
 from causalehr.nuisance import MarginalKaplanMeier
+from causalehr.studies.casestudy import (
+    analyse_case,
+    confounded_subsample,
+    effect_drivers,
+    encode_covariates,
+    load_case,
+    load_user_data,
+    risk_score,
+    selection_probabilities,
+    trial_yardstick,
+    yardstick_values,
+)
 from causalehr.survival import rmst_difference
 
 FAST = {"fast": {"method": "aipcw-dr", "event_model": "discrete-time-logistic", "censoring_model": "kaplan-meier",

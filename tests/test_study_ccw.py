@@ -8,8 +8,17 @@ import pytest
 from scipy.integrate import trapezoid
 
 from causalehr.ccw import naive_comparisons
-from causalehr.studies.ccw import (NAIVE, ccw_cohort, ccw_table, ccw_values, plot_ccw_curves, plot_ccw_estimates,
-                                   run_replication, summarise, true_strategy_survival)
+from causalehr.studies.ccw import (
+    NAIVE,
+    ccw_cohort,
+    ccw_table,
+    ccw_values,
+    plot_ccw_curves,
+    plot_ccw_estimates,
+    run_replication,
+    summarise,
+    true_strategy_survival,
+)
 
 matplotlib.use("Agg")
 

@@ -47,7 +47,6 @@ from causalehr.nuisance import check_covariates
 from causalehr.nuisance.base import allows_nan
 from causalehr.survival import kaplan_meier, rmst, survival_at
 
-
 STRATEGIES = ("start", "never")
 _PROB_FLOOR = 1e-6  # probabilities are floored here before inversion, so that no weight is infinite
 

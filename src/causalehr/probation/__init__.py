@@ -17,9 +17,9 @@ from .quality import default_rules, rethreshold, run_quality_checks, to_dqd_json
 from .replicate import analysis_estimates, cate_quantities, cohort_from_source, replicate_analysis
 from .report import probation_report, run_probation
 from .selective import aurc, risk_coverage, routing_cost, selective_prediction, threshold_for_accuracy
-from .synthetic import default_errors, default_spec, simulate_extraction
 from .spec import ProbationData, long_to_wide, validate_source, validate_spec
 from .suppress import suppress_small_cells
+from .synthetic import default_errors, default_spec, simulate_extraction
 
 __all__ = [
     "ProbationData", "acceptance", "agreement", "analysis_estimates", "aurc", "cate_estimator", "cate_quantities",

@@ -8,12 +8,11 @@ import argparse
 import sys
 from pathlib import Path
 
-
 from .evaluation import metric_coverage, ppi_coverage
 from .io import load_probation, read_table
 from .report import probation_report, run_probation
-from .synthetic import default_spec, simulate_extraction
 from .suppress import DEFAULT_MIN_CELL
+from .synthetic import default_spec, simulate_extraction
 
 
 def _pairs(items, what):

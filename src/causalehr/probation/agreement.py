@@ -185,12 +185,12 @@ def text_edits(reference: list[str], hypothesis: list[str]) -> tuple[np.ndarray,
             np.array([len(r) for r in ref_words], float))
 
 
-def _ratio_row(metric, e, l, alpha):
-    n = len(e)
-    if n == 0 or l.sum() == 0:
+def _ratio_row(metric, errors, lengths, alpha):
+    n = len(errors)
+    if n == 0 or lengths.sum() == 0:
         return _row(metric, np.nan, n=n)
-    r = e.sum() / l.sum()
-    se = np.sqrt(np.sum((e - r * l) ** 2)) / l.sum()
+    r = errors.sum() / lengths.sum()
+    se = np.sqrt(np.sum((errors - r * lengths) ** 2)) / lengths.sum()
     z = stats.norm.ppf(1 - alpha / 2)
     return _row(metric, r, max(0.0, r - z * se), r + z * se, se, n=n)
 

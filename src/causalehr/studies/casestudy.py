@@ -34,9 +34,9 @@ from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
 from causalehr.data import validate_cohort
-from causalehr.registry import make_estimator
 from causalehr.metrics import calibration_table, calibration_test, rate, summarize_replications
 from causalehr.probation.suppress import suppress_small_cells
+from causalehr.registry import make_estimator
 from causalehr.studies.common import fmt, save_figure, write_values
 from causalehr.survival import rmst_difference
 

@@ -11,7 +11,6 @@ statistical methods. Stat Med 38, 2074-2102 (performance measures with Monte Car
 from __future__ import annotations
 
 import time
-
 from collections.abc import Mapping
 from pathlib import Path
 

@@ -17,7 +17,7 @@ import pandas as pd
 
 from causalehr.registry import make_estimator
 from causalehr.simulate import SimulatedCohort, load_cohort, simulate
-from causalehr.studies.common import ESTIMAND_LABELS, fmt, save_figure, write_values
+from causalehr.studies.common import ESTIMAND_LABELS, fmt, save_figure
 from causalehr.workflow import job_seed
 
 NOTEBOOK = "notebooks/evaluate.ipynb"
