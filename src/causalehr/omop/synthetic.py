@@ -17,7 +17,7 @@ table to the day:
 - the type 2 diabetes diagnosis is dated diabetes_duration before time zero (it may precede the observation
   period: such rows are history, reported by the cohort builder), comorbidities are condition rows before time
   zero (some recorded again afterwards), prior drugs are exposures with 90-day refills overlapping the year before
-  time zero;
+  time zero (dispensings outside the observation period are not written);
 - design ``"grace_vs_never"`` (simulator with ``time_varying_start=True``): the SGLT2 inhibitor starts at the
   simulated start time; design ``"active_comparator"`` (point treatment): an SGLT2 inhibitor (treatment 1) or a
   DPP-4 inhibitor (0) starts at time zero, which is then the first dispensing;
@@ -26,7 +26,7 @@ table to the day:
   censoring in the simulator) and some patients die after their event; care_site = centre.
 
 Patients who are not eligible are added (``n_ineligible`` per reason, in this order of the eligibility criteria):
-no type 2 diabetes diagnosis, age above 100, less than 365 days of observation in all, prevalent users (exposed
+no type 2 diabetes diagnosis, age above 100 (103 to 110 at time zero, above 100 at every visit), less than 365 days of observation in all, prevalent users (exposed
 to the study drug(s) from their first year of observation on). Each fails its criterion only.
 Times are rounded to the day (at least one day of follow-up); the truth tables hold the day-rounded analysis table.
 Rows are generated per chunk of patients with numpy and written per table with pyarrow (row order and values
@@ -142,7 +142,7 @@ def _patients(cohort: SimulatedCohort, design: str, rng, first_id: int, reasons:
     index = _uniform_days(rng, np.full(n, enrolment[0]), np.full(n, enrolment[1] + 1))
     age_days = _to_day(d["age"].to_numpy())
     old = reasons == REASONS[1]
-    age_days[old] = _to_day(rng.uniform(101, 108, old.sum()))
+    age_days[old] = _to_day(rng.uniform(103, 110, old.sum()))
     follow = np.maximum(_to_day(d["time"].to_numpy()), 1)
     event = d["event"].to_numpy().astype(bool)
     obs_start = index - LOOKBACK - np.floor(rng.random(n) * 365).astype(np.int64)
@@ -298,6 +298,8 @@ def _chunk_tables(p: dict, design: str, rng, next_ids: dict) -> dict[str, pa.Tab
     person, start, end, rows = _refills(arange[take], first[take], last[take])
     r_parts.append((person, start, end, drug[take][rows]))
     r_row, r_start, r_end, r_concept = (np.concatenate([r[k] for r in r_parts]) for k in range(4))
+    observed = (r_start >= p["obs_start"][r_row]) & (r_start <= p["obs_end"][r_row])
+    r_row, r_start, r_end, r_concept = r_row[observed], r_start[observed], r_end[observed], r_concept[observed]
     nr = len(r_row)
     out["drug_exposure"] = pa.table({
         "drug_exposure_id": new_ids("drug_exposure", nr), "person_id": pid[r_row], "drug_concept_id": r_concept,
