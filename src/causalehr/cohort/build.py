@@ -301,11 +301,6 @@ def _follow_up(wh, spec, cohort):
     death = d.select(pid=d.person_id, s=_day(d.death_date)).group_by("pid").agg(death=lambda t: t.s.min())
     j = cohort.left_join(death, cohort.person_id == death.pid)
     cohort = j.select(*cohort.columns, death=ibis.cases((j.death >= j.t0, j.death), else_=ibis.null("int64")))
-    ends = [cohort.oe]
-    if cens["administrative_end"] is not None:
-        ends.append(ibis.literal((pd.Timestamp(cens["administrative_end"]) - pd.Timestamp("1970-01-01")).days))
-    if cens["max_follow_up_days"] is not None:
-        ends.append(cohort.t0 + cens["max_follow_up_days"])
     if cens["loss_to_follow_up_days"] is not None:
         v = wh.domain("visit")
         contacts = cohort.select(*KEY, "oe").join(v, [cohort.person_id == v.pid, v.s > cohort.t0, v.s <= cohort.oe])
@@ -316,6 +311,12 @@ def _follow_up(wh, spec, cohort):
         lost = gaps.filter(gaps.gap_end - gaps.day > cens["loss_to_follow_up_days"]).group_by(KEY).agg(
             k_start=lambda t: t.day.min())
         cohort = _attach(cohort, lost, lost=lambda j: j.k_start)
+    ends = [cohort.oe]
+    if cens["administrative_end"] is not None:
+        ends.append(ibis.literal((pd.Timestamp(cens["administrative_end"]) - pd.Timestamp("1970-01-01")).days))
+    if cens["max_follow_up_days"] is not None:
+        ends.append(cohort.t0 + cens["max_follow_up_days"])
+    if cens["loss_to_follow_up_days"] is not None:
         ends.append(ibis.coalesce(cohort.lost, cohort.oe))
     if cens["per_protocol"] and spec.strategies["type"] == "active_comparator":
         switch = ibis.cases((cohort.arm == 1, cohort.b_start), (cohort.arm == 0, cohort.a_start),
