@@ -453,20 +453,21 @@ def build_cohort(spec, source) -> Cohort:
     rows = wh.data_quality()
     cands = _candidates(wh, spec)
     cands, labels = _criteria(wh, spec, cands)
-    n_persons = int(wh.t["person"].count().execute())
-    n_entry = int(cands.person_id.nunique().execute())
-    rows += _attrition_counts(cands, labels, n_persons, n_entry)
-    eligible = cands
-    for col, _ in labels:
-        eligible = eligible.filter(eligible[col])
-    eligible = eligible.mutate(trial=ibis.row_number().over(ibis.window(group_by="person_id", order_by="t0")) + 1)
-    if spec.eligibility["select"] == "first":
-        eligible = eligible.filter(eligible.trial == 1)
-    cohort = eligible.select("person_id", "trial", "t0", "os", "oe", "birth")
-    cohort = _strategies(wh, spec, cohort)
-    cohort = _follow_up(wh, spec, cohort)
-    cohort, covariates = _covariates(wh, spec, cohort)
-    df = cohort.execute().sort_values(["person_id", "trial"]).reset_index(drop=True)
+    with cands.cache() as cands:  # read by the attrition counts and by the cohort: computed once
+        n_persons = int(wh.t["person"].count().execute())
+        n_entry = int(cands.person_id.nunique().execute())
+        rows += _attrition_counts(cands, labels, n_persons, n_entry)
+        eligible = cands
+        for col, _ in labels:
+            eligible = eligible.filter(eligible[col])
+        eligible = eligible.mutate(trial=ibis.row_number().over(ibis.window(group_by="person_id", order_by="t0")) + 1)
+        if spec.eligibility["select"] == "first":
+            eligible = eligible.filter(eligible.trial == 1)
+        cohort = eligible.select("person_id", "trial", "t0", "os", "oe", "birth")
+        cohort = _strategies(wh, spec, cohort)
+        cohort = _follow_up(wh, spec, cohort)
+        cohort, covariates = _covariates(wh, spec, cohort)
+        df = cohort.execute().sort_values(["person_id", "trial"]).reset_index(drop=True)
 
     if spec.strategies["type"] == "active_comparator":
         n = df["person_id"].nunique()

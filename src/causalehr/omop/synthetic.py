@@ -386,7 +386,9 @@ def write_synthetic_omop(
     params = {**simulator_params, "time_varying_start": design == "grace_vs_never"}
     cohort = simulate("ehr_diabetes", n, int(seeds[0].generate_state(1)[0]), **params)
     n_bad = n_ineligible * len(REASONS)
-    planted = simulate("ehr_diabetes", max(n_bad, 1), int(seeds[1].generate_state(1)[0]), **params)
+    # the planted patients come from a separate draw, large enough for the simulator's censoring calibration
+    planted = simulate("ehr_diabetes", max(n_bad, 500), int(seeds[1].generate_state(1)[0]), **params)
+    planted.data = planted.data.iloc[:n_bad].reset_index(drop=True)
     rng = np.random.default_rng(seeds[2])
     window = (_days(enrolment[0]), _days(enrolment[1]))
     good = _patients(cohort, design, rng, 1, np.full(n, "", dtype=object), window)
