@@ -2,6 +2,7 @@
 
 import numpy as np
 from sklearn.base import BaseEstimator, clone
+from sklearn.utils.validation import check_is_fitted
 
 
 def check_arms(treatment, n=None):
@@ -20,11 +21,33 @@ def check_arms(treatment, n=None):
 
 
 class ArmSurvival(BaseEstimator):
-    """Wraps a survival model (``fit(X, time, event)``, ``predict_survival(X, times)``) to give S(t | x, a).
+    """Survival S(t | x, a) given covariates and a 0/1 treatment arm, from a survival model.
 
-    ``treatment_as_feature=False``: one clone per arm (T-learner style); ``True``: one model with the treatment
-    appended as the last column (S-learner style). Data without any event (e.g. the censoring model of a cohort
-    without censoring) give S == 1 exactly, without fitting.
+    ``treatment_as_feature=False``: one clone of ``model`` per arm (T-learner style); ``True``: one model with the
+    treatment appended as the last column (S-learner style). Data without any event (e.g. the censoring model of
+    a cohort without censoring) give S == 1 exactly, without fitting.
+
+    Parameters
+    ----------
+    model : survival model
+        Any model of :mod:`causalehr.nuisance` (``fit(X, time, event)``, ``predict_survival(X, times)``); cloned.
+    treatment_as_feature : bool, default=False
+        One model with the treatment as a feature instead of one model per arm.
+
+    Attributes
+    ----------
+    models_ : list
+        The fitted models: one per arm (index = arm), or one; None where the data had no event.
+
+    Examples
+    --------
+    >>> from causalehr.simulate import simulate
+    >>> from causalehr.nuisance import ArmSurvival, MarginalKaplanMeier
+    >>> cohort = simulate("csf1", 300, seed=0)
+    >>> X, y = cohort.data[cohort.covariates].to_numpy(), cohort.data
+    >>> model = ArmSurvival(MarginalKaplanMeier()).fit(X, y["treatment"], y["time"], y["event"])
+    >>> [model.predict_survival(X[:1], arm, [0.5, 1.5]).round(2) for arm in (0, 1)]
+    [array([[0.19, 0.04]]), array([[0.18, 0.04]])]
     """
 
     def __init__(self, model, treatment_as_feature=False):
@@ -32,6 +55,7 @@ class ArmSurvival(BaseEstimator):
         self.treatment_as_feature = treatment_as_feature
 
     def fit(self, X, treatment, time, event):
+        """Fit on covariates X (n, p), 0/1 ``treatment``, follow-up ``time`` and 0/1 ``event``; returns self."""
         X = np.asarray(X, dtype=float)
         a = check_arms(treatment, len(X))
         time, event = np.asarray(time, dtype=float), np.asarray(event)
@@ -48,6 +72,7 @@ class ArmSurvival(BaseEstimator):
 
     def predict_survival(self, X, arm, times):
         """S(times | x, a = arm) for a scalar arm, shape (n, len(times))."""
+        check_is_fitted(self)
         X = np.asarray(X, dtype=float)
         model = self.models_[0 if self.treatment_as_feature else arm]
         if model is None:

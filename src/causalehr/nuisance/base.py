@@ -8,6 +8,7 @@ evaluate G just before each time (G(T-)), so events precede censorings at tied t
 
 import numpy as np
 from sklearn.utils import get_tags
+from sklearn.utils.validation import check_is_fitted
 
 
 def allows_nan(estimator):
@@ -33,6 +34,17 @@ def check_covariates(X, *, allow_nan, name="X"):
         )
     if np.isinf(X).any():
         raise ValueError(f"{name} has infinite values in {int(np.isinf(X).any(axis=1).sum())} rows")
+    return X
+
+
+def check_predict_covariates(model, X, *, allow_nan, name="X"):
+    """Return X as a 2-d float array for a prediction of the fitted ``model``: raise scikit-learn's NotFittedError
+    if it is not fitted, and ValueError as :func:`check_covariates` or if X has not the fitted number of
+    covariates."""
+    check_is_fitted(model)
+    X = check_covariates(X, allow_nan=allow_nan, name=name)
+    if X.shape[1] != model.n_features_in_:
+        raise ValueError(f"X has {X.shape[1]} covariates, the model was fitted with {model.n_features_in_}")
     return X
 
 

@@ -4,7 +4,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, clone
 from sklearn.ensemble import HistGradientBoostingClassifier
 
-from .base import allows_nan, check_covariates, check_survival_outcome
+from .base import allows_nan, check_covariates, check_predict_covariates, check_survival_outcome
 
 _CHUNK_ROWS = 2_000_000  # person-period rows predicted at once
 
@@ -14,24 +14,58 @@ class DiscreteTimeHazard(BaseEstimator):
 
     Follow-up up to ``horizon`` is cut into ``n_bins`` bins at quantiles of the event times (at the distinct
     event times if there are at most ``n_bins``, e.g. discrete times, with a bin of its own for time 0); each
-    patient gives one row per bin in which they are at risk, stopping at their last bin and at the horizon (memory-lean), with
-    the bin midpoint as an extra feature, labelled 1 in the bin of an observed event. The classifier's
-    probability is the hazard h_k(x); S at bin ends is the cumulative product of (1 - h_k), and between bin
-    ends the hazard is spread at a constant rate (exponential interpolation). Beyond the horizon S is held at
-    S(horizon). A patient whose time falls in a bin is at risk for the whole bin (ties within a bin: events and
-    censorings of the bin share its risk set).
+    patient gives one row per bin in which they are at risk, stopping at their last bin and at the horizon
+    (memory-lean), with the bin midpoint as an extra feature, labelled 1 in the bin of an observed event. The
+    classifier's probability is the hazard h_k(x); S at bin ends is the cumulative product of (1 - h_k), and
+    between bin ends the hazard is spread at a constant rate (exponential interpolation), so S(0) = 1 unless
+    events occur at time 0. Beyond the horizon S is held at S(horizon). A patient whose time falls in a bin is at
+    risk for the whole bin (ties within a bin: events and censorings of the bin share its risk set).
 
     Written here (no library offers a vectorised person-period learner for 10^6 patients); the model is the
-    discrete-time survival model of Cox (1972, "Regression models and life-tables") / Singer & Willett (1993,
-    "It's about time: using discrete-time survival analysis to study duration and the timing of events").
+    discrete-time survival model of Cox (1972) and Singer & Willett (1993).
 
     Parameters
     ----------
-    classifier : sklearn classifier with predict_proba, default HistGradientBoostingClassifier with early stopping
-        on a 10% validation split of the person-period rows.
-    n_bins : number of time bins.
-    horizon : last time modelled (default: largest observed time).
-    random_state : seed of the default classifier.
+    classifier : scikit-learn classifier with ``predict_proba``, default=None
+        Classifier of the hazard; None: HistGradientBoostingClassifier (200 iterations, learning rate 0.1,
+        15 leaves of at least 100 person-periods) with early stopping on a 10% validation split of the
+        person-period rows. It is cloned, never fitted in place.
+    n_bins : int, default=20
+        Number of time bins.
+    horizon : float, default=None
+        Last time modelled; None: the largest observed time.
+    random_state : int, default=None
+        Seed of the default classifier (its validation split); unused with another ``classifier``.
+
+    Attributes
+    ----------
+    bin_edges_ : ndarray of shape (n_bins_ + 1,)
+        Edges of the time bins, from 0 (or -1 with a bin (-1, 0] for events at time 0) to the horizon.
+    horizon_ : float
+        Horizon used.
+    classifier_ : classifier
+        The fitted hazard classifier (covariates and bin midpoint as features).
+    n_person_periods_ : int
+        Number of person-period rows it was fitted on.
+    n_features_in_ : int
+        Number of covariates.
+
+    References
+    ----------
+    Cox, D. R. (1972). Regression models and life-tables. JRSS B 34, 187-220.
+    Singer, J. D. & Willett, J. B. (1993). It's about time: using discrete-time survival analysis to study
+    duration and the timing of events. Journal of Educational Statistics 18, 155-195.
+
+    Examples
+    --------
+    >>> from causalehr.simulate import simulate
+    >>> from causalehr.nuisance import DiscreteTimeHazard
+    >>> cohort = simulate("csf1", 300, seed=0)
+    >>> X, y = cohort.data[cohort.covariates].to_numpy(), cohort.data
+    >>> model = DiscreteTimeHazard(n_bins=10, horizon=1.5, random_state=0).fit(X, y["time"], y["event"])
+    >>> model.predict_survival(X[:2], [0.0, 0.5, 1.5]).round(2)
+    array([[1.  , 0.14, 0.03],
+           [1.  , 0.11, 0.01]])
     """
 
     def __init__(self, classifier=None, n_bins=20, horizon=None, random_state=None):
@@ -88,7 +122,7 @@ class DiscreteTimeHazard(BaseEstimator):
 
     def predict_hazard(self, X):
         """Discrete hazard of each bin, shape (n, n_bins_)."""
-        X = check_covariates(X, allow_nan=True)
+        X = check_predict_covariates(self, X, allow_nan=allows_nan(self))
         n, k = len(X), len(self.bin_edges_) - 1
         mid = self._mid().astype(np.float32)
         out = np.empty((n, k))
@@ -102,7 +136,7 @@ class DiscreteTimeHazard(BaseEstimator):
         return out
 
     def predict_survival(self, X, times):
-        """S(t | x) at ``times``, shape (n, len(times))."""
+        """Survival S(t | x) at ``times`` (1-d), shape (n, len(times))."""
         times = np.asarray(times, dtype=float)
         h = np.clip(self.predict_hazard(X), 0.0, 1.0 - 1e-12)
         log1m = np.log1p(-h)

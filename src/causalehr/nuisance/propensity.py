@@ -5,7 +5,12 @@ import warnings
 import numpy as np
 from sklearn.base import clone
 from sklearn.calibration import CalibratedClassifierCV
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
+
+# The propensity classifiers of the package (unfitted, default parameters; clone before use): the contract test
+# (tests/test_nuisance_contract.py) runs over them.
+PROPENSITY_MODELS = (LogisticRegression(max_iter=1000), HistGradientBoostingClassifier())
 
 
 class PositivityWarning(UserWarning):
@@ -13,8 +18,38 @@ class PositivityWarning(UserWarning):
 
 
 def make_propensity(classifier=None, calibrate=None):
-    """Unfitted propensity model: ``classifier`` (default logistic regression), optionally wrapped in
-    CalibratedClassifierCV with ``calibrate`` in {"sigmoid", "isotonic"} (Platt 1999; Zadrozny & Elkan 2002)."""
+    """Unfitted propensity model e(x) = P(A = 1 | x), optionally calibrated.
+
+    Parameters
+    ----------
+    classifier : scikit-learn classifier with ``predict_proba``, default=None
+        None: logistic regression (``LogisticRegression(max_iter=1000)``). It is cloned, never fitted in place.
+    calibrate : {None, "sigmoid", "isotonic"}, default=None
+        Wrap the classifier in ``CalibratedClassifierCV(method=calibrate, cv=3)``: Platt (1999) scaling or
+        isotonic regression (Zadrozny & Elkan 2002) fitted on held-out folds.
+
+    Returns
+    -------
+    classifier
+        An unfitted classifier; ``fit(X, treatment)``, ``predict_proba(X)[:, 1]`` = e(x).
+
+    References
+    ----------
+    Platt, J. (1999). Probabilistic outputs for support vector machines and comparisons to regularized likelihood
+    methods. Advances in Large Margin Classifiers, 61-74.
+    Zadrozny, B. & Elkan, C. (2002). Transforming classifier scores into accurate multiclass probability
+    estimates. KDD, 694-699.
+
+    Examples
+    --------
+    >>> from causalehr.simulate import simulate
+    >>> from causalehr.nuisance import make_propensity
+    >>> cohort = simulate("csf1", 300, seed=0)
+    >>> X, a = cohort.data[cohort.covariates].to_numpy(), cohort.data["treatment"]
+    >>> e = make_propensity(calibrate="sigmoid").fit(X, a).predict_proba(X)[:, 1]
+    >>> e.shape, bool(((0 < e) & (e < 1)).all())
+    ((300,), True)
+    """
     clf = LogisticRegression(max_iter=1000) if classifier is None else clone(classifier)
     if calibrate is None:
         return clf

@@ -9,7 +9,7 @@ from sksurv.util import Surv
 
 from causalehr.survival import kaplan_meier
 
-from .base import allows_nan, check_covariates, check_survival_outcome, step_survival
+from .base import allows_nan, check_covariates, check_predict_covariates, check_survival_outcome, step_survival
 
 
 def _check_fit_input(X, time, event, *, allow_nan):
@@ -22,12 +22,54 @@ def _check_fit_input(X, time, event, *, allow_nan):
 
 
 class SksurvSurvival(BaseEstimator):
-    """Any scikit-survival estimator with ``predict_survival_function`` (CoxPHSurvivalAnalysis,
-    RandomSurvivalForest, GradientBoostingSurvivalAnalysis, ...). Default: Cox (1972) proportional hazards
-    with Breslow baseline, via CoxPHSurvivalAnalysis (small ridge ``alpha=1e-4`` for stability)."""
+    """Any scikit-survival estimator with ``predict_survival_function``.
 
-    def __init__(self, estimator=None):
+    For instance CoxPHSurvivalAnalysis, RandomSurvivalForest (Ishwaran et al. 2008) or
+    GradientBoostingSurvivalAnalysis. The curve is the estimator's step function at its ``unique_times_``,
+    1 before the first of them.
+
+    Parameters
+    ----------
+    estimator : scikit-survival estimator, default=None
+        None: the proportional hazards model of Cox (1972) with the Breslow baseline, as
+        CoxPHSurvivalAnalysis with a small ridge penalty ``alpha=1e-4`` for stability. It is cloned, never
+        fitted in place.
+    random_state : int, default=None
+        Seed given to the estimator's ``random_state`` when that is None (e.g. a RandomSurvivalForest
+        without a seed); the seed of an estimator that has its own is kept.
+
+    Attributes
+    ----------
+    estimator_ : scikit-survival estimator
+        The fitted estimator.
+    n_features_in_ : int
+        Number of covariates.
+
+    References
+    ----------
+    Cox, D. R. (1972). Regression models and life-tables. JRSS B 34, 187-220.
+    Ishwaran, H., Kogalur, U. B., Blackstone, E. H. & Lauer, M. S. (2008). Random survival forests. Annals of
+    Applied Statistics 2, 841-860.
+
+    Examples
+    --------
+    >>> from sksurv.ensemble import RandomSurvivalForest
+    >>> from causalehr.simulate import simulate
+    >>> from causalehr.nuisance import SksurvSurvival
+    >>> cohort = simulate("csf1", 300, seed=0)
+    >>> X, y = cohort.data[cohort.covariates].to_numpy(), cohort.data
+    >>> cox = SksurvSurvival().fit(X, y["time"], y["event"])
+    >>> cox.predict_survival(X[:2], [0.0, 0.5, 1.5]).round(2)
+    array([[1.  , 0.21, 0.03],
+           [1.  , 0.33, 0.09]])
+    >>> forest = SksurvSurvival(RandomSurvivalForest(n_estimators=20), random_state=0)
+    >>> forest.fit(X, y["time"], y["event"]).predict_survival(X[:2], [0.5, 1.5]).shape
+    (2, 2)
+    """
+
+    def __init__(self, estimator=None, random_state=None):
         self.estimator = estimator
+        self.random_state = random_state
 
     def _estimator(self):
         return CoxPHSurvivalAnalysis(alpha=1e-4) if self.estimator is None else clone(self.estimator)
@@ -38,21 +80,54 @@ class SksurvSurvival(BaseEstimator):
         return tags
 
     def fit(self, X, time, event):
+        """Fit on covariates X (n, p), follow-up ``time`` >= 0 and 0/1 ``event``; returns self."""
         est = self._estimator()
+        if self.random_state is not None and getattr(est, "random_state", 0) is None:
+            est.set_params(random_state=self.random_state)
         X, time, event = _check_fit_input(X, time, event, allow_nan=allows_nan(est))
         self.estimator_ = est.fit(X, Surv.from_arrays(event.astype(bool), time))
         self.n_features_in_ = X.shape[1]
         return self
 
     def predict_survival(self, X, times):
-        X = check_covariates(X, allow_nan=allows_nan(self.estimator_))
+        """Survival S(t | x) at ``times`` (1-d), shape (n, len(times))."""
+        X = check_predict_covariates(self, X, allow_nan=allows_nan(self))
         curves = self.estimator_.predict_survival_function(X, return_array=True)
         return step_survival(self.estimator_.unique_times_, curves, times)
 
 
 class SurvivalBoostSurvival(BaseEstimator):
-    """hazardous ``SurvivalBoost`` (Alberge et al. 2025, "Survival models: proper scoring rule and stochastic
-    optimization with competing risks"), single event; the parameters are those of SurvivalBoost."""
+    """hazardous ``SurvivalBoost`` (Alberge et al. 2025) for a single event.
+
+    Parameters
+    ----------
+    n_iter, learning_rate, max_leaf_nodes, min_samples_leaf, n_time_grid_steps, random_state
+        Those of SurvivalBoost (defaults 100, 0.05, 31, 50, 100, None).
+
+    Attributes
+    ----------
+    estimator_ : hazardous.SurvivalBoost
+        The fitted model.
+    n_features_in_ : int
+        Number of covariates.
+
+    References
+    ----------
+    Alberge, J., Maladiere, V., Grisel, O., Abecassis, J. & Varoquaux, G. (2025). Survival models: proper
+    scoring rule and stochastic optimization with competing risks. AISTATS.
+
+    Examples
+    --------
+    >>> from causalehr.simulate import simulate
+    >>> from causalehr.nuisance import SurvivalBoostSurvival
+    >>> cohort = simulate("csf1", 300, seed=0)
+    >>> X, y = cohort.data[cohort.covariates].to_numpy(), cohort.data
+    >>> model = SurvivalBoostSurvival(n_iter=3, learning_rate=0.3, n_time_grid_steps=10, random_state=0)
+    >>> surv = model.fit(X, y["time"], y["event"]).predict_survival(X[:2], [0.0, 0.5, 1.5])
+    >>> surv.round(2)
+    array([[0.82, 0.42, 0.09],
+           [0.82, 0.18, 0.08]])
+    """
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -69,6 +144,7 @@ class SurvivalBoostSurvival(BaseEstimator):
         self.random_state = random_state
 
     def fit(self, X, time, event):
+        """Fit on covariates X (n, p), follow-up ``time`` >= 0 and 0/1 ``event``; returns self."""
         from hazardous import SurvivalBoost
 
         X, time, event = _check_fit_input(X, time, event, allow_nan=True)
@@ -81,17 +157,48 @@ class SurvivalBoostSurvival(BaseEstimator):
         return self
 
     def predict_survival(self, X, times):
-        X = check_covariates(X, allow_nan=True)
+        """Survival S(t | x) at ``times`` (1-d), shape (n, len(times))."""
+        X = check_predict_covariates(self, X, allow_nan=True)
         return self.estimator_.predict_survival_function(X, times=np.asarray(times, dtype=float))
 
 
 class LifelinesCoxSurvival(BaseEstimator):
-    """lifelines ``CoxPHFitter`` (Cox 1972, Breslow baseline; Efron ties)."""
+    """lifelines ``CoxPHFitter``: proportional hazards (Cox 1972) with the Breslow baseline and Efron's ties.
+
+    Parameters
+    ----------
+    penalizer : float, default=0.0
+        Ridge penalty on the coefficients (CoxPHFitter's ``penalizer``).
+
+    Attributes
+    ----------
+    estimator_ : lifelines.CoxPHFitter
+        The fitted model (covariates named x0, x1, ...).
+    n_features_in_ : int
+        Number of covariates.
+
+    References
+    ----------
+    Cox, D. R. (1972). Regression models and life-tables. JRSS B 34, 187-220.
+    Davidson-Pilon, C. (2019). lifelines: survival analysis in Python. JOSS 4(40), 1317.
+
+    Examples
+    --------
+    >>> from causalehr.simulate import simulate
+    >>> from causalehr.nuisance import LifelinesCoxSurvival
+    >>> cohort = simulate("csf1", 300, seed=0)
+    >>> X, y = cohort.data[cohort.covariates].to_numpy(), cohort.data
+    >>> model = LifelinesCoxSurvival(penalizer=0.01).fit(X, y["time"], y["event"])
+    >>> model.predict_survival(X[:2], [0.0, 0.5, 1.5]).round(2)
+    array([[1.  , 0.2 , 0.03],
+           [1.  , 0.32, 0.07]])
+    """
 
     def __init__(self, penalizer=0.0):
         self.penalizer = penalizer
 
     def fit(self, X, time, event):
+        """Fit on covariates X (n, p), follow-up ``time`` >= 0 and 0/1 ``event``; returns self."""
         from lifelines import CoxPHFitter
 
         X, time, event = _check_fit_input(X, time, event, allow_nan=False)
@@ -101,23 +208,61 @@ class LifelinesCoxSurvival(BaseEstimator):
         return self
 
     def predict_survival(self, X, times):
-        X = check_covariates(X, allow_nan=False)
+        """Survival S(t | x) at ``times`` (1-d), shape (n, len(times))."""
+        X = check_predict_covariates(self, X, allow_nan=False)
         df = pd.DataFrame(X, columns=[f"x{j}" for j in range(X.shape[1])])
         return self.estimator_.predict_survival_function(df, times=np.asarray(times, dtype=float)).to_numpy().T
 
 
 class MarginalKaplanMeier(BaseEstimator):
-    """Covariate-free Kaplan-Meier (1958) survival curve with the nuisance interface ``fit(X, time, event)`` /
-    ``predict_survival(X, times)``, via :func:`causalehr.survival.kaplan_meier`. Used as censoring model
-    when censoring is administrative (end of study, staggered entry), and the only one that copes with no
-    censoring before the horizon (Rossi: all censoring at week 52)."""
+    """Covariate-free Kaplan-Meier (1958) survival curve with the nuisance interface.
+
+    Computed by :func:`causalehr.survival.kaplan_meier`; covariates are ignored (missing values too) but
+    their number is checked at prediction. Used as censoring model when censoring is administrative (end of
+    study, staggered entry), and the only one that copes with no censoring before the horizon (Rossi: all
+    censoring at week 52).
+
+    Attributes
+    ----------
+    times_ : ndarray
+        Distinct event times.
+    survival_ : ndarray
+        Kaplan-Meier survival just after each of ``times_`` (a step function, 1 before the first).
+    n_features_in_ : int
+        Number of covariates.
+
+    References
+    ----------
+    Kaplan, E. L. & Meier, P. (1958). Nonparametric estimation from incomplete observations. JASA 53, 457-481.
+
+    Examples
+    --------
+    >>> from causalehr.simulate import simulate
+    >>> from causalehr.nuisance import MarginalKaplanMeier
+    >>> cohort = simulate("csf1", 300, seed=0)
+    >>> X, y = cohort.data[cohort.covariates].to_numpy(), cohort.data
+    >>> km = MarginalKaplanMeier().fit(X, y["time"], y["event"])
+    >>> km.predict_survival(X[:2], [0.0, 0.5, 1.5]).round(2)  # the same curve for every patient
+    array([[1.  , 0.19, 0.04],
+           [1.  , 0.19, 0.04]])
+    """
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
 
     def fit(self, X, time, event):
+        """Fit on follow-up ``time`` >= 0 and 0/1 ``event`` (X gives only the number of covariates); returns
+        self."""
+        X = check_covariates(X, allow_nan=True)
         time, event = check_survival_outcome(time, event, len(X))
         curve = kaplan_meier(time, event)
         self.times_, self.survival_ = curve["time"].to_numpy(), curve["survival"].to_numpy()
-        self.n_features_in_ = np.shape(X)[1]
+        self.n_features_in_ = X.shape[1]
         return self
 
     def predict_survival(self, X, times):
+        """Kaplan-Meier survival at ``times`` (1-d), the same row for every patient, shape (n, len(times))."""
+        X = check_predict_covariates(self, X, allow_nan=True)
         return step_survival(self.times_, np.broadcast_to(self.survival_, (len(X), len(self.survival_))), times)
