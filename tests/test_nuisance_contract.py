@@ -73,8 +73,7 @@ def test_survival_models_lists_every_survival_model_of_the_package():
     assert len(exported) == 5
 
 
-KNOWN_FAILURES = {"LifelinesCoxSurvival()": "S(t) < 1 before the first observed time",
-                  "SurvivalBoostSurvival()": "curves neither non-increasing nor 1 at time 0"}
+KNOWN_FAILURES = {"SurvivalBoostSurvival()": "curves neither non-increasing nor 1 at time 0"}
 
 
 @pytest.mark.parametrize("i", range(len(SURVIVAL_MODELS)), ids=IDS)
@@ -146,6 +145,13 @@ def test_bad_input_errors(i):
             model.fit(x_nan, TIME, EVENT)
         with pytest.raises(ValueError, match=msg):
             fitted(i).predict_survival(x_nan, TIMES)
+
+
+def test_lifelines_cox_before_the_first_time_hand_value():
+    model = fitted(IDS.index("LifelinesCoxSurvival()"))
+    first = model.estimator_.baseline_cumulative_hazard_.index[0]
+    s = model.predict_survival(X[:5], [first / 4, first])
+    np.testing.assert_allclose(s[:, 0], s[:, 1] ** 0.25, rtol=1e-12)  # cumulative hazard linear from 0 at time 0
 
 
 # ------------------------------------------------------------------ propensity factory

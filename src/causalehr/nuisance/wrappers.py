@@ -165,6 +165,10 @@ class SurvivalBoostSurvival(BaseEstimator):
 class LifelinesCoxSurvival(BaseEstimator):
     """lifelines ``CoxPHFitter``: proportional hazards (Cox 1972) with the Breslow baseline and Efron's ties.
 
+    lifelines interpolates the cumulative hazard linearly between observed times; before the first observed
+    time t_1 it is taken linear from 0 at time 0, S(t | x) = S(t_1 | x) ** (t / t_1), so that S(0) = 1
+    (lifelines would hold H(t_1) there).
+
     Parameters
     ----------
     penalizer : float, default=0.0
@@ -210,8 +214,13 @@ class LifelinesCoxSurvival(BaseEstimator):
     def predict_survival(self, X, times):
         """Survival S(t | x) at ``times`` (1-d), shape (n, len(times))."""
         X = check_predict_covariates(self, X, allow_nan=False)
+        times = np.asarray(times, dtype=float)
+        first = self.estimator_.baseline_cumulative_hazard_.index[0]
         df = pd.DataFrame(X, columns=[f"x{j}" for j in range(X.shape[1])])
-        return self.estimator_.predict_survival_function(df, times=np.asarray(times, dtype=float)).to_numpy().T
+        surv = self.estimator_.predict_survival_function(df, times=np.maximum(times, first)).to_numpy().T
+        early = times < first
+        surv[:, early] = surv[:, early] ** (times[early] / first)
+        return surv
 
 
 class MarginalKaplanMeier(BaseEstimator):
