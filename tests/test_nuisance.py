@@ -6,9 +6,17 @@ from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sksurv.ensemble import RandomSurvivalForest
 
-from causalehr.nuisance import (ArmSurvival, DiscreteTimeHazard, LifelinesCoxSurvival, PositivityWarning,
-                                SksurvSurvival, SurvivalBoostSurvival, check_arms, make_propensity,
-                                positivity_report)
+from causalehr.nuisance import (
+    ArmSurvival,
+    DiscreteTimeHazard,
+    LifelinesCoxSurvival,
+    PositivityWarning,
+    SksurvSurvival,
+    SurvivalBoostSurvival,
+    check_arms,
+    make_propensity,
+    positivity_report,
+)
 from causalehr.nuisance.base import step_survival
 
 

@@ -99,6 +99,13 @@ class SksurvSurvival(BaseEstimator):
 class SurvivalBoostSurvival(BaseEstimator):
     """hazardous ``SurvivalBoost`` (Alberge et al. 2025) for a single event.
 
+    SurvivalBoost classifies the state at a time given the covariates and that time, so its curves need not
+    be monotone in time nor start at 1. Here the curve of a patient is its probabilities on the fitted time grid
+    (``n_time_grid_steps`` quantiles of the event times), rearranged into a non-increasing sequence (the
+    decreasing rearrangement of Chernozhukov, Fernandez-Val & Galichon 2010, which brings a curve no farther
+    from any non-increasing truth), read as a step function: 1 before the first grid time, held after the
+    last.
+
     Parameters
     ----------
     n_iter, learning_rate, max_leaf_nodes, min_samples_leaf, n_time_grid_steps, random_state
@@ -115,6 +122,8 @@ class SurvivalBoostSurvival(BaseEstimator):
     ----------
     Alberge, J., Maladiere, V., Grisel, O., Abecassis, J. & Varoquaux, G. (2025). Survival models: proper
     scoring rule and stochastic optimization with competing risks. AISTATS.
+    Chernozhukov, V., Fernandez-Val, I. & Galichon, A. (2010). Quantile and probability curves without
+    crossing. Econometrica 78, 1093-1125.
 
     Examples
     --------
@@ -122,11 +131,11 @@ class SurvivalBoostSurvival(BaseEstimator):
     >>> from causalehr.nuisance import SurvivalBoostSurvival
     >>> cohort = simulate("csf1", 300, seed=0)
     >>> X, y = cohort.data[cohort.covariates].to_numpy(), cohort.data
-    >>> model = SurvivalBoostSurvival(n_iter=3, learning_rate=0.3, n_time_grid_steps=10, random_state=0)
-    >>> surv = model.fit(X, y["time"], y["event"]).predict_survival(X[:2], [0.0, 0.5, 1.5])
+    >>> model = SurvivalBoostSurvival(n_iter=3, learning_rate=0.3, n_time_grid_steps=20, random_state=0)
+    >>> surv = model.fit(X, y["time"], y["event"]).predict_survival(X[:2], [0.0, 0.2, 0.5])
     >>> surv.round(2)
-    array([[0.82, 0.42, 0.09],
-           [0.82, 0.18, 0.08]])
+    array([[1.  , 0.57, 0.42],
+           [1.  , 0.57, 0.18]])
     """
 
     def __sklearn_tags__(self):
@@ -159,7 +168,9 @@ class SurvivalBoostSurvival(BaseEstimator):
     def predict_survival(self, X, times):
         """Survival S(t | x) at ``times`` (1-d), shape (n, len(times))."""
         X = check_predict_covariates(self, X, allow_nan=True)
-        return self.estimator_.predict_survival_function(X, times=np.asarray(times, dtype=float))
+        grid = self.estimator_.time_grid_
+        curves = -np.sort(-self.estimator_.predict_survival_function(X, times=grid), axis=1)
+        return step_survival(grid, curves, times)
 
 
 class LifelinesCoxSurvival(BaseEstimator):
