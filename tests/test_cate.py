@@ -4,7 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.model_selection import StratifiedKFold
 
 from causalehr.cate import CensoredCATE, censoring_pseudo_outcomes, dr_scores, fit_cate, time_grid
 from causalehr.nuisance import DiscreteTimeHazard, SksurvSurvival
@@ -201,6 +203,9 @@ def test_bad_input_messages():
         CensoredCATE(horizon=100).fit(X, a, t, d)
     with pytest.raises(ValueError, match=r"no events at or before the horizon 0.001"):
         CensoredCATE(horizon=0.001).fit(X, a, t, np.where(t <= 0.001, 0, d))
+    fitted = fit(X, a, t, d)
+    with pytest.raises(ValueError, match=r"^X has 2 covariates, the model was fitted with 3$"):
+        fitted.effect(X[:, :2])
     with pytest.raises(ValueError, match=r"treatment arm 0 has no patients: both arms are needed"):
         fit(X, np.ones(400, dtype=int), t, d)
     Xn = X.copy()
@@ -229,4 +234,69 @@ def test_fit_cate_on_dataframe():
     assert list(est.feature_names_in_) == ["x1", "x2", "x3"]
     assert est.effect(X).shape == (1500,)
     with pytest.raises(ValueError, match=r"missing column\(s\) \['age'\]"):
-        fit_cate(df, ["x1", "age"])
+        fit_cate(df, ["x1", "age"], horizon=TAU)
+    with pytest.raises(ValueError, match=r"^groups column 'centre' is missing; available columns: \['x1', "):
+        fit_cate(df, ["x1"], horizon=TAU, groups="centre")
+    centre = np.arange(1500) % 7
+    est = fit_cate(df.assign(centre=centre), ["x1", "x2", "x3"], horizon=TAU, groups="centre", n_folds=2,
+                   random_state=0)
+    assert all(np.unique(est.folds_[centre == c]).size == 1 for c in range(7))
+
+
+def test_horizon_is_required():
+    X, a, t, d, _ = simple_cohort(400, 7)
+    assert CensoredCATE().get_params()["horizon"] is None and clone(CensoredCATE()).horizon is None
+    last0, last1 = t[a == 0].max(), t[a == 1].max()
+    choose = (r"the horizon\. Choose it from the question asked \(e\.g\. 5-year survival\), no later than the last "
+              rf"follow-up of either arm \({last0:g} in arm 0, {last1:g} in arm 1\) and where enough patients of both "
+              r"arms are still followed; pass it as CensoredCATE\(horizon=\.\.\.\)$")
+    with pytest.raises(ValueError, match=r"^CensoredCATE needs a horizon: the estimand \(estimand='rmst'\) is the "
+                                         r"difference in restricted mean survival time up to " + choose):
+        CensoredCATE(n_folds=2).fit(X, a, t, d)
+    with pytest.raises(ValueError, match=r"^CensoredCATE needs a horizon: the estimand \(estimand='surv'\) is the "
+                                         r"difference in survival probability at " + choose):
+        CensoredCATE(estimand="surv", n_folds=2).fit(X, a, t, d)
+    df = pd.DataFrame(X, columns=["x1", "x2", "x3"]).assign(treatment=a, time=t, event=d)
+    with pytest.raises(TypeError, match=r"fit_cate\(\) missing 1 required keyword-only argument: 'horizon'"):
+        fit_cate(df, ["x1"])
+    with pytest.raises(ValueError, match=r"^CensoredCATE needs a horizon"):
+        fit_cate(df, ["x1"], horizon=None)
+
+
+def test_not_fitted_error_before_predicting():
+    msg = (r"This CensoredCATE instance is not fitted yet\. Call 'fit' with appropriate arguments before using this "
+           r"estimator\.")
+    with pytest.raises(NotFittedError, match=msg):
+        CensoredCATE(horizon=TAU).effect(np.zeros((2, 3)))
+    with pytest.raises(NotFittedError, match=msg):
+        CensoredCATE(horizon=TAU).ate_interval()
+
+
+def test_folds_without_groups_are_the_stratified_k_fold():
+    X, a, t, d, _ = simple_cohort(600, 12)
+    est = CensoredCATE(horizon=TAU, n_folds=3, random_state=4).fit(X, a, t, d)
+    splits = StratifiedKFold(3, shuffle=True, random_state=4).split(X, 2 * a + d)
+    for k, (_, test) in enumerate(splits):
+        np.testing.assert_array_equal(np.flatnonzero(est.folds_ == k), test)
+
+
+def test_groups_keep_each_centre_in_one_fold_and_estimates_stay_accurate():
+    X, a, t, d, truth = simple_cohort(4000, 2)
+    centre = np.random.default_rng(2).integers(0, 40, 4000)            # 40 centres of unequal size
+    est = CensoredCATE(horizon=TAU, n_folds=2, random_state=0).fit(X, a, t, d, groups=centre)
+    assert set(est.folds_) == {0, 1}
+    assert all(np.unique(est.folds_[centre == c]).size == 1 for c in range(40))
+    Xt, _, _, _, truth_t = simple_cohort(2000, 99)
+    mse = np.mean((est.effect(Xt) - truth_t["rmst"]) ** 2)
+    assert mse < 0.5 * truth_t["rmst"].var(), mse                       # the bound of the ungrouped test
+    ate, lo, hi = est.ate_interval()
+    assert lo < truth["rmst"].mean() < hi
+
+
+def test_groups_errors():
+    X, a, t, d, _ = simple_cohort(400, 7)
+    with pytest.raises(ValueError, match=r"^groups has 4 distinct values, fewer than n_folds=5: cross-fitting needs "
+                                         r"at least one group per fold$"):
+        CensoredCATE(horizon=TAU).fit(X, a, t, d, groups=np.arange(400) % 4)
+    with pytest.raises(ValueError, match=r"^groups must have 400 rows like X, got 399$"):
+        CensoredCATE(horizon=TAU).fit(X, a, t, d, groups=np.arange(399))

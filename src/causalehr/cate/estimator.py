@@ -6,11 +6,19 @@ import numpy as np
 from scipy.stats import norm
 from sklearn.base import BaseEstimator, clone
 from sklearn.ensemble import HistGradientBoostingRegressor
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+from sklearn.utils.validation import check_is_fitted
 
-from ..nuisance import (ArmSurvival, DiscreteTimeHazard, check_arms, check_covariates, check_survival_outcome,
-                        make_propensity, positivity_report)
-from ..nuisance.base import allows_nan
+from ..nuisance import (
+    ArmSurvival,
+    DiscreteTimeHazard,
+    check_arms,
+    check_covariates,
+    check_survival_outcome,
+    make_propensity,
+    positivity_report,
+)
+from ..nuisance.base import allows_nan, check_predict_covariates
 from .pseudo import ESTIMANDS, censoring_pseudo_outcomes, dr_scores, functional, time_grid
 
 METHODS = ("ipcw-dr", "aipcw-dr", "aipcw-causal-forest", "ipcw-econml", "aipcw-econml",
@@ -26,40 +34,142 @@ def is_econml_learner(model):
 class CensoredCATE(BaseEstimator):
     """Conditional average treatment effect on a right-censored time to event.
 
-    Estimands (``estimand``): difference in restricted mean survival time up to ``horizon`` tau ("rmst",
-    f(T) = min(T, tau)) or in survival probability at tau ("surv", f(T) = 1{T > tau}); default horizon: the
-    90th percentile of the observed times. Curves are evaluated on a grid of ``n_grid`` time quantiles, or on
-    every observed time when there are fewer distinct times (discrete times; see causalehr.cate.pseudo).
+    The estimand is fixed by ``estimand`` and ``horizon`` tau: the difference (treated minus control) in
+    restricted mean survival time up to tau ("rmst", f(T) = min(T, tau)) or in survival probability at tau
+    ("surv", f(T) = 1{T > tau}), tau(x) = E[f(T(1)) - f(T(0)) | X = x]. As in grf's causal_survival_forest, the
+    horizon has no default: it is part of the question asked. Survival curves are evaluated on a grid of
+    ``n_grid`` time quantiles, or on every observed time when there are fewer distinct times (discrete times;
+    see :mod:`causalehr.cate.pseudo`).
 
-    Methods (``method``):
-      * "aipcw-dr" / "ipcw-dr": DR-learner (Kennedy 2023, "Towards optimal doubly robust estimation of
-        heterogeneous causal effects") on the AIPW pseudo-outcome of the AIPCW (Tsiatis 2006; Rubin & van der
-        Laan 2007) or IPCW transformed outcome, all nuisances cross-fitted in ``n_folds`` folds; ``cate_model``
-        is any regressor. This is the censoring-adjusted DR-learner of Xu, Ignatiadis & Wager (2023,
-        "Treatment heterogeneity with survival outcomes", survlearners).
-      * "aipcw-causal-forest": the causal survival forest of Cui et al. (2023, "Estimating heterogeneous
-        treatment effects with right-censored data via causal survival forests"): a generalised random forest
-        (Athey, Tibshirani & Wager 2019; econml.grf.CausalForest, honest, grf's gradient splitting rule) that
-        solves the local moment sum_i alpha_i(x) (W_i - e(X_i)) [AIPCW(f(T_i)) - m(X_i) - (W_i - e(X_i)) tau(x)]
-        = 0, with m = e mu1 + (1 - e) mu0 from the survival model, all nuisances cross-fitted; ``cate_model``
-        may be another econml.grf forest (fit(X, T, y), predict(X)).
-      * "aipcw-econml": any econml learner given as ``cate_model`` fitted on the AIPCW outcome;
-        "ipcw-econml": same on patients with f(T) observed, with IPCW sample weights.
-      * "t-learner", "s-learner": survival model per arm / with treatment as a feature (``event_model``),
-        CATE = difference of the integrated (RMST) or read (S(tau)) survival curves.
-      * "x-learner" (Kunzel et al. 2019, "Metalearners for estimating heterogeneous treatment effects"):
-        IPCW-weighted regressions of the imputed effects f(U) - mu0(x) (treated) and mu1(x) - f(U) (controls)
-        with cross-fitted mu, combined with the propensity; as the X-learner of Xu et al. (2023).
+    Methods (``method``, one of ``METHODS``):
 
-    The ATE (``ate_interval``) is, for every method, the mean of the cross-fitted AIPCW-AIPW scores (one-step
-    estimator, efficient influence function), with a Wald or multiplier-bootstrap interval.
+    * "aipcw-dr" / "ipcw-dr": DR-learner (Kennedy 2023) on the AIPW pseudo-outcome (Robins, Rotnitzky & Zhao
+      1994) of the AIPCW (Tsiatis 2006; Rubin & van der Laan 2007) or IPCW transformed outcome, all nuisances
+      cross-fitted (Chernozhukov et al. 2018); ``cate_model`` is any regressor. This is the
+      censoring-adjusted DR-learner of Xu et al. (2023, survlearners).
+    * "aipcw-causal-forest": the causal survival forest of Cui et al. (2023): a generalised random forest
+      (Athey, Tibshirani & Wager 2019; econml.grf.CausalForest, honest, grf's gradient splitting rule) that
+      solves the local moment sum_i alpha_i(x) (W_i - e(X_i)) [AIPCW(f(T_i)) - m(X_i) - (W_i - e(X_i)) tau(x)]
+      = 0, with m = e mu1 + (1 - e) mu0 from the survival model, all nuisances cross-fitted; ``cate_model``
+      may be another econml.grf forest (fit(X, T, y), predict(X)).
+    * "aipcw-econml": any econml learner given as ``cate_model`` fitted on the AIPCW outcome;
+      "ipcw-econml": the same on the patients with f(T) observed, with IPCW sample weights.
+    * "t-learner", "s-learner": survival model per arm / with the treatment as a feature (``event_model``),
+      CATE = difference of the integrated (RMST) or read (S(tau)) survival curves.
+    * "x-learner" (Kunzel et al. 2019): IPCW-weighted regressions of the imputed effects f(U) - mu0(x)
+      (treated) and mu1(x) - f(U) (controls) with cross-fitted mu, combined with the propensity; as the
+      X-learner of Xu et al. (2023).
 
-    Nuisances: ``event_model`` and ``censoring_model`` have ``fit(X, time, event)`` /
-    ``predict_survival(X, times)`` (causalehr.nuisance; default DiscreteTimeHazard, which gets ``horizon``
-    = tau); the censoring model is fitted with 1 - event (censorings from tau on do not count: G is used
-    before tau only); both per arm unless ``treatment_as_feature``.
-    ``propensity_model``: classifier (default logistic regression), optionally calibrated. Models whose
-    ``random_state`` is None get this estimator's ``random_state`` (same seed, same output).
+    The ATE (:meth:`ate_interval`) is, for every method, the mean of the cross-fitted AIPCW-AIPW scores
+    (one-step estimator, efficient influence function), with a Wald or multiplier-bootstrap interval.
+
+    Parameters
+    ----------
+    estimand : {"rmst", "surv"}, default="rmst"
+        Difference in restricted mean survival time up to ``horizon``, or in survival probability at it.
+    horizon : float
+        tau, in the unit of the times: required (the default None only lets scikit-learn's ``get_params`` and
+        ``clone`` build the estimator; :meth:`fit` raises ValueError without a horizon). Choose it from the
+        question (e.g. 5-year survival), no later than the last follow-up of either arm and where enough
+        patients of both arms are still followed (the positivity report warns when the censoring survival
+        G(t- | x, a) before tau falls below ``min_censoring_survival``).
+    method : str, default="aipcw-dr"
+        One of ``METHODS``, see above.
+    event_model, censoring_model : survival model, default=None
+        ``fit(X, time, event)`` / ``predict_survival(X, times)`` (:mod:`causalehr.nuisance`); None:
+        DiscreteTimeHazard, which, like any DiscreteTimeHazard without a horizon, gets ``horizon`` = tau. The
+        censoring model is fitted with 1 - event (censorings from tau on do not count: G is used before tau
+        only); both per arm unless ``treatment_as_feature``.
+    propensity_model : classifier, default=None
+        Classifier of the treatment (:func:`causalehr.nuisance.make_propensity`; None: logistic regression).
+    cate_model : regressor, econml learner or econml.grf forest, default=None
+        The second stage (see the methods). None: HistGradientBoostingRegressor with small trees, slow learning
+        and early stopping (pseudo-outcomes are noisy); for "aipcw-causal-forest" a CausalForest with grf's
+        defaults (2000 trees on half-samples, gradient splitting) and leaves of 20.
+    n_folds : int, default=5
+        Cross-fitting folds of the nuisances.
+    random_state : int, default=None
+        Seed of the folds, of the bootstrap, and of every model whose own ``random_state`` is None (same seed,
+        same output).
+    n_grid : int, default=50
+        Number of grid times of the survival curves.
+    treatment_as_feature : bool, default=False
+        Fit the event and censoring models on both arms with the treatment as a feature.
+    calibrate_propensity : {None, "sigmoid", "isotonic"}, default=None
+        Calibration of the propensity model.
+    min_censoring_survival : float, default=0.05
+        PositivityWarning when G(t- | x, a) before tau is below it for some patients.
+    propensity_bounds : tuple of float, default=(0.02, 0.98)
+        PositivityWarning when a propensity score is outside.
+
+    Attributes
+    ----------
+    horizon_ : float
+        tau.
+    grid_ : ndarray
+        Times at which the survival curves are evaluated (ends at tau).
+    step_ : bool
+        True when ``grid_`` holds every observed time (step functions, discrete times).
+    folds_ : ndarray of shape (n,)
+        Cross-fitting fold of each patient: its nuisances come from models fitted on the other folds.
+    nuisances_ : dict of ndarray
+        Per patient, cross-fitted: "mu0", "mu1" (E[f(T) | x, a]), "propensity", "target" (f(U)), "weight"
+        (IPCW weight), "ipcw", "aipcw" (transformed outcomes, own arm), "g_tau" (smallest G before tau).
+    positivity_ : dict
+        Positivity summary (:func:`causalehr.nuisance.positivity_report`).
+    scores_ : ndarray of shape (n,)
+        AIPCW-AIPW scores; their mean is the ATE.
+    cate_model_ : estimator
+        Fitted second stage ("*-dr", "aipcw-causal-forest", "*-econml").
+    survival_model_ : ArmSurvival
+        Fitted survival model ("t-learner", "s-learner").
+    propensity_model_, cate_models_ : estimator, list of two estimators
+        Fitted propensity and per-arm effect regressions ("x-learner").
+    n_features_in_ : int
+        Number of covariates.
+
+    References
+    ----------
+    Athey, S., Tibshirani, J. & Wager, S. (2019). Generalized random forests. Annals of Statistics 47,
+    1148-1178.
+    Chernozhukov, V., Chetverikov, D., Demirer, M., Duflo, E., Hansen, C., Newey, W. & Robins, J. (2018).
+    Double/debiased machine learning for treatment and structural parameters. Econometrics Journal 21, C1-C68.
+    Cui, Y., Kosorok, M. R., Sverdrup, E., Wager, S. & Zhu, R. (2023). Estimating heterogeneous treatment
+    effects with right-censored data via causal survival forests. JRSS B 85, 179-211.
+    Kennedy, E. H. (2023). Towards optimal doubly robust estimation of heterogeneous causal effects. Electronic
+    Journal of Statistics 17, 3008-3049.
+    Kunzel, S. R., Sekhon, J. S., Bickel, P. J. & Yu, B. (2019). Metalearners for estimating heterogeneous
+    treatment effects using machine learning. PNAS 116, 4156-4165.
+    Robins, J. M., Rotnitzky, A. & Zhao, L. P. (1994). Estimation of regression coefficients when some
+    regressors are not always observed. JASA 89, 846-866.
+    Rubin, D. & van der Laan, M. J. (2007). A doubly robust censoring unbiased transformation. International
+    Journal of Biostatistics 3(1).
+    Tsiatis, A. A. (2006). Semiparametric Theory and Missing Data. Springer.
+    Xu, Y., Ignatiadis, N., Sverdrup, E., Fleming, S., Wager, S. & Shah, N. (2023). Treatment heterogeneity
+    with survival outcomes. Handbook of Matching and Weighting Adjustments for Causal Inference, CRC Press.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LinearRegression
+    >>> from causalehr.cate import CensoredCATE
+    >>> from causalehr.simulate import simulate
+    >>> cohort = simulate("csf1", 300, seed=0)
+    >>> X = cohort.data[cohort.covariates].to_numpy()
+    >>> a, time, event = (cohort.data[c].to_numpy() for c in ("treatment", "time", "event"))
+    >>> est = CensoredCATE(estimand="rmst", horizon=1.0, cate_model=LinearRegression(), n_folds=2, random_state=0)
+    >>> est.fit(X, a, time, event).effect(X[:3]).round(3)
+    array([ 0.004, -0.182, -0.075])
+    >>> ate, lower, upper = est.ate_interval()
+    >>> print(f"{ate:.3f} ({lower:.3f} to {upper:.3f})")
+    0.010 (-0.054 to 0.074)
+
+    Cross-fitting that keeps the patients of a centre in one fold:
+
+    >>> centre = np.arange(300) % 12
+    >>> est = CensoredCATE(horizon=1.0, n_folds=2, random_state=0).fit(X, a, time, event, groups=centre)
+    >>> [np.unique(est.folds_[centre == c]).size for c in range(12)]
+    [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]
     """
 
     def __init__(self, estimand="rmst", horizon=None, method="aipcw-dr", event_model=None, censoring_model=None,
@@ -138,23 +248,51 @@ class CensoredCATE(BaseEstimator):
         return X, a, time, event
 
     def _check_horizon(self, a, time, event):
-        tau = float(np.quantile(time, 0.9)) if self.horizon is None else float(self.horizon)
-        for arm in (0, 1):
-            last = time[a == arm].max()
-            if tau > last:
-                raise ValueError(f"horizon {tau:g} is beyond the last observed time {last:g} in treatment arm {arm}")
+        last = {arm: time[a == arm].max() for arm in (0, 1)}
+        if self.horizon is None:
+            target = ("restricted mean survival time up to" if self.estimand == "rmst"
+                      else "survival probability at")
+            raise ValueError(
+                f"CensoredCATE needs a horizon: the estimand (estimand={self.estimand!r}) is the difference in "
+                f"{target} the horizon. Choose it from the question asked (e.g. 5-year survival), no later than "
+                f"the last follow-up of either arm ({last[0]:g} in arm 0, {last[1]:g} in arm 1) and where enough "
+                "patients of both arms are still followed; pass it as CensoredCATE(horizon=...)")
+        tau = float(self.horizon)
+        for arm, last_time in last.items():
+            if tau > last_time:
+                raise ValueError(f"horizon {tau:g} is beyond the last observed time {last_time:g} in treatment "
+                                 f"arm {arm}")
         if not ((event == 1) & (time <= tau)).any():
             raise ValueError(f"no events at or before the horizon {tau:g}")
         return tau
+
+    def _folds(self, X, a, event, groups):
+        """Cross-fitting fold of each patient: StratifiedKFold on the strata treatment x event, or with
+        ``groups`` StratifiedGroupKFold on the same strata, which keeps each group in one fold."""
+        strata = 2 * a + event
+        if groups is None:
+            splitter = StratifiedKFold(self.n_folds, shuffle=True, random_state=self.random_state)
+        else:
+            groups = np.asarray(groups).ravel()
+            if len(groups) != len(X):
+                raise ValueError(f"groups must have {len(X)} rows like X, got {len(groups)}")
+            n_groups = len(np.unique(groups))
+            if n_groups < self.n_folds:
+                raise ValueError(f"groups has {n_groups} distinct values, fewer than n_folds={self.n_folds}: "
+                                 "cross-fitting needs at least one group per fold")
+            splitter = StratifiedGroupKFold(self.n_folds, shuffle=True, random_state=self.random_state)
+        folds = np.empty(len(X), dtype=np.intp)
+        for k, (_, test) in enumerate(splitter.split(X, strata, groups)):
+            folds[test] = k
+        return folds
 
     def _cross_fit(self, X, a, time, event):
         """Cross-fitted mu0, mu1, propensity and IPCW/AIPCW pseudo-outcomes (own arm), per patient."""
         n = len(X)
         out = {k: np.empty(n) for k in ("mu0", "mu1", "propensity", "target", "weight", "ipcw", "aipcw", "g_tau")}
-        strata = 2 * a + event
         censored = ((event == 0) & (time < self.horizon_)).astype(np.int8)  # later censoring does not matter
-        folds = StratifiedKFold(self.n_folds, shuffle=True, random_state=self.random_state)
-        for train, test in folds.split(X, strata):
+        for k in range(self.n_folds):
+            train, test = np.flatnonzero(self.folds_ != k), np.flatnonzero(self.folds_ == k)
             ev = ArmSurvival(self._survival_model(self.event_model, self.horizon_), self.treatment_as_feature)
             ev.fit(X[train], a[train], time[train], event[train])
             ce = ArmSurvival(self._survival_model(self.censoring_model, self.horizon_), self.treatment_as_feature)
@@ -181,10 +319,31 @@ class CensoredCATE(BaseEstimator):
         return functional(surv, self.grid_, self.estimand, self.step_)
 
     # ---------------------------------------------------------------- fit / predict
-    def fit(self, X, treatment, time, event):
-        """Fit on covariates X (n, p), 0/1 treatment, follow-up time and 0/1 event."""
+    def fit(self, X, treatment, time, event, groups=None):
+        """Fit the nuisances by cross-fitting, then the CATE.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, p)
+            Covariates (NaN allowed if every model accepts it).
+        treatment : array-like of shape (n,)
+            0/1 treatment; both arms needed.
+        time : array-like of shape (n,)
+            Follow-up time, >= 0.
+        event : array-like of shape (n,)
+            1 for an event at ``time``, 0 for a censoring.
+        groups : array-like of shape (n,), default=None
+            Group of each row (e.g. centre, or patient when a patient has several rows): cross-fitting keeps
+            each group in one fold (StratifiedGroupKFold on treatment x event); needs at least ``n_folds``
+            groups. None: StratifiedKFold on treatment x event.
+
+        Returns
+        -------
+        self
+        """
         X, a, time, event = self._check_input(X, treatment, time, event)
         self.horizon_ = self._check_horizon(a, time, event)
+        self.folds_ = self._folds(X, a, event, groups)
         self.grid_, self.step_ = time_grid(time, self.horizon_, self.n_grid)
         nu = self._cross_fit(X, a, time, event)
         self.nuisances_ = nu
@@ -220,10 +379,9 @@ class CensoredCATE(BaseEstimator):
         return self
 
     def effect(self, X):
-        """Estimated CATE (RMST or survival-probability difference, treated minus control) for covariates X."""
-        X = check_covariates(X, allow_nan=True, name="X (covariates)")
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {X.shape[1]} covariates, the model was fitted with {self.n_features_in_}")
+        """Estimated CATE (RMST or survival-probability difference, treated minus control) for covariates X,
+        shape (n,); NotFittedError before :meth:`fit`."""
+        X = check_predict_covariates(self, X, allow_nan=True, name="X (covariates)")
         m = self.method
         if m in ("ipcw-dr", "aipcw-dr", "aipcw-causal-forest"):
             return self.cate_model_.predict(X).ravel()
@@ -238,9 +396,23 @@ class CensoredCATE(BaseEstimator):
         return e * self.cate_models_[0].predict(X) + (1 - e) * self.cate_models_[1].predict(X)
 
     def ate_interval(self, alpha=0.05, method="influence", n_boot=1000):
-        """ATE (mean of the cross-fitted AIPCW-AIPW scores) with a 1 - alpha interval: "influence" (Wald,
-        standard error sd(scores) / sqrt(n)) or "bootstrap" (multiplier bootstrap with Exp(1) weights seeded by
-        random_state, percentile interval). Returns (estimate, lower, upper)."""
+        """ATE (mean of the cross-fitted AIPCW-AIPW scores) with a 1 - alpha interval.
+
+        Parameters
+        ----------
+        alpha : float, default=0.05
+            1 - coverage.
+        method : {"influence", "bootstrap"}, default="influence"
+            "influence": Wald interval, standard error sd(scores) / sqrt(n); "bootstrap": multiplier bootstrap
+            with Exp(1) weights seeded by ``random_state``, percentile interval.
+        n_boot : int, default=1000
+            Bootstrap replicates.
+
+        Returns
+        -------
+        (estimate, lower, upper) : tuple of float
+        """
+        check_is_fitted(self)
         phi = self.scores_
         est = float(phi.mean())
         if method == "influence":
@@ -257,12 +429,46 @@ class CensoredCATE(BaseEstimator):
         return est, float(lo), float(hi)
 
 
-def fit_cate(df, covariates, *, treatment="treatment", time="time", event="event", **kwargs):
-    """Validate the cohort table (causalehr.data.validate_cohort) and fit CensoredCATE(**kwargs) on it."""
+def fit_cate(df, covariates, *, horizon, treatment="treatment", time="time", event="event", groups=None, **kwargs):
+    """Validate a cohort table (:func:`causalehr.data.validate_cohort`) and fit :class:`CensoredCATE` on it.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        One row per patient.
+    covariates : list of str
+        Covariate columns.
+    horizon : float
+        tau, required: it defines the estimand (see :class:`CensoredCATE`).
+    treatment, time, event : str, default="treatment", "time", "event"
+        Columns of the 0/1 treatment, the follow-up time and the 0/1 event.
+    groups : str, default=None
+        Column whose values cross-fitting keeps together (e.g. the centre), see :meth:`CensoredCATE.fit`.
+    **kwargs
+        Other parameters of :class:`CensoredCATE`.
+
+    Returns
+    -------
+    CensoredCATE
+        Fitted, with ``feature_names_in_`` = ``covariates``.
+
+    Examples
+    --------
+    >>> from causalehr.cate import fit_cate
+    >>> from causalehr.simulate import simulate
+    >>> cohort = simulate("csf1", 300, seed=0)
+    >>> est = fit_cate(cohort.data, cohort.covariates, horizon=1.0, n_folds=2, random_state=0)
+    >>> est.effect(cohort.data[cohort.covariates]).shape
+    (300,)
+    """
     from ..data import validate_cohort
 
     validate_cohort(df, covariates, treatment=treatment, time=time, event=event)
+    if groups is not None and groups not in df.columns:
+        raise ValueError(f"groups column {groups!r} is missing; available columns: {list(df.columns)}")
     X = df[list(covariates)].to_numpy(dtype=float)
-    model = CensoredCATE(**kwargs).fit(X, df[treatment].to_numpy(), df[time].to_numpy(), df[event].to_numpy())
+    model = CensoredCATE(horizon=horizon, **kwargs).fit(X, df[treatment].to_numpy(), df[time].to_numpy(),
+                                                        df[event].to_numpy(),
+                                                        groups=None if groups is None else df[groups].to_numpy())
     model.feature_names_in_ = np.asarray(covariates, dtype=object)
     return model
