@@ -1,6 +1,9 @@
 """Censoring-adjusted CATE learners for the RMST and survival-probability differences (strategy 1)."""
 
 import copy
+from collections.abc import Callable
+from functools import partial
+from typing import NamedTuple
 
 import numpy as np
 from scipy.stats import norm
@@ -21,14 +24,89 @@ from ..nuisance import (
 from ..nuisance.base import allows_nan, check_predict_covariates
 from .pseudo import ESTIMANDS, censoring_pseudo_outcomes, dr_scores, functional, time_grid
 
-METHODS = ("ipcw-dr", "aipcw-dr", "aipcw-causal-forest", "ipcw-econml", "aipcw-econml",
-           "t-learner", "s-learner", "x-learner")
 _CHUNK = 100_000  # patients predicted at once in cross-fitting
 
 
 def is_econml_learner(model):
     """True for an econml CATE estimator (fit(Y, T, X=...) and const_marginal_effect)."""
     return hasattr(model, "const_marginal_effect")
+
+
+# ---------------------------------------------------------------- methods: second stage, after cross-fitting
+# fit(est, X, a, time, event, nu) sets the fitted attributes of ``est`` from the cross-fitted nuisances ``nu``;
+# effect(est, X) predicts. References in CensoredCATE's docstring.
+def _fit_dr(est, X, a, time, event, nu, *, outcome):
+    """DR-learner: regression of the AIPW score of the IPCW or AIPCW transformed outcome."""
+    est.cate_model_ = est._cate_model().fit(X, dr_scores(nu[outcome], a, nu["mu0"], nu["mu1"], nu["propensity"]))
+
+
+def _fit_causal_forest(est, X, a, time, event, nu):
+    """Causal survival forest: grf's local moment on the AIPCW outcome centred by m = e mu1 + (1 - e) mu0."""
+    e = nu["propensity"]
+    y_hat = e * nu["mu1"] + (1 - e) * nu["mu0"]
+    est.cate_model_ = est._cate_model().fit(X, a - e, nu["aipcw"] - y_hat)
+
+
+def _fit_aipcw_econml(est, X, a, time, event, nu):
+    est.cate_model_ = est._cate_model().fit(nu["aipcw"], a, X=X)
+
+
+def _fit_ipcw_econml(est, X, a, time, event, nu):
+    keep = nu["weight"] > 0
+    est.cate_model_ = est._cate_model().fit(nu["target"][keep], a[keep], X=X[keep], sample_weight=nu["weight"][keep])
+
+
+def _fit_survival(est, X, a, time, event, nu, *, treatment_as_feature):
+    """T-learner (one survival model per arm) or S-learner (treatment as a feature)."""
+    est.survival_model_ = ArmSurvival(est._survival_model(est.event_model, est.horizon_), treatment_as_feature)
+    est.survival_model_.fit(X, a, time, event)
+
+
+def _fit_x_learner(est, X, a, time, event, nu):
+    """IPCW-weighted regressions of the imputed effects per arm, combined with the propensity at prediction."""
+    est.propensity_model_ = est._propensity().fit(X, a)
+    est.cate_models_ = []
+    for arm, imputed in ((0, nu["mu1"] - nu["target"]), (1, nu["target"] - nu["mu0"])):
+        keep = (a == arm) & (nu["weight"] > 0)
+        est.cate_models_.append(est._cate_model().fit(X[keep], imputed[keep], sample_weight=nu["weight"][keep]))
+
+
+def _predict_regressor(est, X):
+    return est.cate_model_.predict(X).ravel()
+
+
+def _predict_econml(est, X):
+    return np.asarray(est.cate_model_.effect(X)).ravel()
+
+
+def _predict_survival_difference(est, X):
+    sm = est.survival_model_
+    return np.concatenate([est._functional(sm.predict_survival(X[s:s + _CHUNK], 1, est.grid_))
+                           - est._functional(sm.predict_survival(X[s:s + _CHUNK], 0, est.grid_))
+                           for s in range(0, len(X), _CHUNK)])
+
+
+def _predict_x_learner(est, X):
+    e = est.propensity_model_.predict_proba(X)[:, 1]
+    return e * est.cate_models_[0].predict(X) + (1 - e) * est.cate_models_[1].predict(X)
+
+
+class _Method(NamedTuple):
+    fit: Callable
+    effect: Callable
+
+
+_METHODS = {
+    "ipcw-dr": _Method(partial(_fit_dr, outcome="ipcw"), _predict_regressor),
+    "aipcw-dr": _Method(partial(_fit_dr, outcome="aipcw"), _predict_regressor),
+    "aipcw-causal-forest": _Method(_fit_causal_forest, _predict_regressor),
+    "ipcw-econml": _Method(_fit_ipcw_econml, _predict_econml),
+    "aipcw-econml": _Method(_fit_aipcw_econml, _predict_econml),
+    "t-learner": _Method(partial(_fit_survival, treatment_as_feature=False), _predict_survival_difference),
+    "s-learner": _Method(partial(_fit_survival, treatment_as_feature=True), _predict_survival_difference),
+    "x-learner": _Method(_fit_x_learner, _predict_x_learner),
+}
+METHODS = tuple(_METHODS)
 
 
 class CensoredCATE(BaseEstimator):
@@ -351,30 +429,7 @@ class CensoredCATE(BaseEstimator):
                                              min_censoring_survival=self.min_censoring_survival,
                                              propensity_bounds=self.propensity_bounds)
         self.scores_ = dr_scores(nu["aipcw"], a, nu["mu0"], nu["mu1"], nu["propensity"])
-        m = self.method
-        if m in ("ipcw-dr", "aipcw-dr"):
-            y = nu["ipcw"] if m == "ipcw-dr" else nu["aipcw"]
-            self.cate_model_ = self._cate_model().fit(X, dr_scores(y, a, nu["mu0"], nu["mu1"], nu["propensity"]))
-        elif m == "aipcw-causal-forest":
-            e = nu["propensity"]
-            y_hat = e * nu["mu1"] + (1 - e) * nu["mu0"]
-            self.cate_model_ = self._cate_model().fit(X, a - e, nu["aipcw"] - y_hat)
-        elif m == "aipcw-econml":
-            self.cate_model_ = self._cate_model().fit(nu["aipcw"], a, X=X)
-        elif m == "ipcw-econml":
-            keep = nu["weight"] > 0
-            self.cate_model_ = self._cate_model().fit(nu["target"][keep], a[keep], X=X[keep],
-                                                      sample_weight=nu["weight"][keep])
-        elif m in ("t-learner", "s-learner"):
-            self.survival_model_ = ArmSurvival(self._survival_model(self.event_model, self.horizon_), m == "s-learner")
-            self.survival_model_.fit(X, a, time, event)
-        else:  # x-learner
-            self.propensity_model_ = self._propensity().fit(X, a)
-            self.cate_models_ = []
-            for arm, imputed in ((0, nu["mu1"] - nu["target"]), (1, nu["target"] - nu["mu0"])):
-                keep = (a == arm) & (nu["weight"] > 0)
-                self.cate_models_.append(self._cate_model().fit(X[keep], imputed[keep],
-                                                                sample_weight=nu["weight"][keep]))
+        _METHODS[self.method].fit(self, X, a, time, event, nu)
         self.n_features_in_ = X.shape[1]
         return self
 
@@ -382,18 +437,7 @@ class CensoredCATE(BaseEstimator):
         """Estimated CATE (RMST or survival-probability difference, treated minus control) for covariates X,
         shape (n,); NotFittedError before :meth:`fit`."""
         X = check_predict_covariates(self, X, allow_nan=True, name="X (covariates)")
-        m = self.method
-        if m in ("ipcw-dr", "aipcw-dr", "aipcw-causal-forest"):
-            return self.cate_model_.predict(X).ravel()
-        if m in ("aipcw-econml", "ipcw-econml"):
-            return np.asarray(self.cate_model_.effect(X)).ravel()
-        if m in ("t-learner", "s-learner"):
-            sm = self.survival_model_
-            return np.concatenate([self._functional(sm.predict_survival(X[s:s + _CHUNK], 1, self.grid_))
-                                   - self._functional(sm.predict_survival(X[s:s + _CHUNK], 0, self.grid_))
-                                   for s in range(0, len(X), _CHUNK)])
-        e = self.propensity_model_.predict_proba(X)[:, 1]
-        return e * self.cate_models_[0].predict(X) + (1 - e) * self.cate_models_[1].predict(X)
+        return _METHODS[self.method].effect(self, X)
 
     def ate_interval(self, alpha=0.05, method="influence", n_boot=1000):
         """ATE (mean of the cross-fitted AIPCW-AIPW scores) with a 1 - alpha interval.
