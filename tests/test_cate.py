@@ -183,6 +183,17 @@ def test_same_seed_same_output_and_clone():
     assert clone(est).get_params()["event_model"].n_bins == 10
 
 
+def test_seed_reaches_a_wrapped_survival_forest():
+    from sksurv.ensemble import RandomSurvivalForest
+
+    X, a, t, d, _ = simple_cohort(600, 5)
+    forest = SksurvSurvival(RandomSurvivalForest(n_estimators=10, min_samples_leaf=20))
+    est = CensoredCATE(horizon=TAU, method="t-learner", event_model=forest, n_folds=2, random_state=7)
+    p1 = clone(est).fit(X, a, t, d)
+    assert [m.estimator_.random_state for m in p1.survival_model_.models_] == [7, 7]
+    np.testing.assert_array_equal(p1.effect(X[:50]), clone(est).fit(X, a, t, d).effect(X[:50]))
+
+
 def test_ate_bootstrap_agrees_with_influence_interval():
     X, a, t, d, _ = simple_cohort(2000, 6)
     est = CensoredCATE(horizon=TAU, n_folds=2, random_state=0).fit(X, a, t, d)
