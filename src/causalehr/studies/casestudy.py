@@ -234,7 +234,9 @@ def analyse_case(case: CaseData, methods: dict, *, seed: int, n_folds: int = 5, 
               for k, v in tables.items()}
     frames["ate"] = pd.DataFrame(ate)
     for k, keep in (("calibration", ("group",)), ("toc", ("q",)), ("ate", ()), ("cate_summary", ())):
-        frames[k] = suppress_small_cells(frames[k], n_col="n", count_cols=(), min_cell=min_cell_size, keep=keep)
+        margins = ({"within": ("method",)},) if k == "calibration" else ()  # groups add up to the method's n
+        frames[k] = suppress_small_cells(frames[k], n_col="n", count_cols=(), min_cell=min_cell_size, keep=keep,
+                                         margins=margins)
     return frames
 
 
