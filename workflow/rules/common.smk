@@ -57,7 +57,9 @@ PAPERMILL = (
 def case_parameters(output, dataset, part, seed_key):
     """Notebook parameters shared by both parts: the dataset (built-in, or a user file with its columns)."""
     spec = config["casestudy"]["datasets"][dataset]
-    columns = {k: spec[k] for k in ("covariates", "treatment", "time", "event", "time_unit") if k in spec}
+    keys = ("covariates", "treatment", "time", "event", "time_unit", "id", "categorical", "treated", "encoding",
+            "randomised")
+    columns = {k: spec[k] for k in keys if k in spec}
     return dict(
         output=output,
         dataset=dataset,

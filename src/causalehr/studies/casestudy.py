@@ -33,7 +33,7 @@ from scipy import stats
 from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
-from causalehr.data import validate_cohort
+from causalehr.data import binary_codes, validate_cohort
 from causalehr.metrics import calibration_table, calibration_test, rate, summarize_replications
 from causalehr.probation.suppress import suppress_small_cells
 from causalehr.registry import make_estimator
@@ -60,47 +60,79 @@ class CaseData:
 
 
 # ------------------------------------------------------------------------------------------------ loading
-def encode_covariates(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+MAX_LEVELS = 50  # a text covariate with more distinct values looks like an identifier or free text
+
+
+def _levels(x: pd.Series) -> list:
+    """Distinct values, in numeric order for numbers, else in sorted text order."""
+    values = pd.unique(x)
+    return sorted(values) if pd.api.types.is_numeric_dtype(x) else sorted(str(v) for v in values)
+
+
+def encode_covariates(frame: pd.DataFrame, columns: list[str], *, categorical: Mapping | None = None,
+                      max_levels: int = MAX_LEVELS) -> pd.DataFrame:
     """Numeric covariate table from ``columns`` of ``frame`` (encoding in the module docstring).
 
-    A missing value in a categorical column is an error naming the column and the number of rows (it would
-    otherwise vanish into the all-zero indicator pattern); numeric NaN is kept.
+    ``categorical``: column -> reference level (None: the first level) for columns to encode as categories
+    even when stored as numbers (race, Karnofsky score, centre); their indicators are named
+    ``<column>_<level>``. A categorical or text column with more than ``max_levels`` distinct values stops
+    (an identifier or free text would become one indicator per patient). A missing value in a categorical
+    column is an error naming the column and the number of rows (it would otherwise vanish into the all-zero
+    indicator pattern); numeric NaN is kept.
     """
+    categorical = dict(categorical or {})
+    unknown = sorted(set(categorical) - set(columns))
+    if unknown:
+        raise ValueError(f"categorical column(s) {unknown} are not among the covariates {list(columns)}")
     out = {}
     for c in columns:
         x = frame[c]
-        if pd.api.types.is_bool_dtype(x):
+        if c not in categorical and pd.api.types.is_bool_dtype(x):
             out[c] = x.astype(int)
-        elif pd.api.types.is_numeric_dtype(x):
+        elif c not in categorical and pd.api.types.is_numeric_dtype(x):
             out[c] = x.astype(float)
         else:
             if x.isna().any():
                 raise ValueError(f"categorical covariate '{c}' has {int(x.isna().sum())} missing values; "
                                  "recode them as a level or impute them")
-            if isinstance(x.dtype, pd.CategoricalDtype) and x.dtype.ordered:
+            if c not in categorical and isinstance(x.dtype, pd.CategoricalDtype) and x.dtype.ordered:
                 out[c] = (x.cat.codes + 1).astype(float)
                 continue
-            levels = sorted(pd.unique(x.astype(str)))
+            levels = _levels(x)
+            if len(levels) > max_levels:
+                raise ValueError(f"covariate '{c}' has {len(levels)} distinct values in {len(x)} rows: it looks like "
+                                 f"an identifier or free text; a categorical covariate may have at most {max_levels} "
+                                 "levels (group its levels, or leave it out)")
+            reference = categorical.get(c)
+            if reference is not None:
+                match = [v for v in levels if str(v) == str(reference)]
+                if not match:
+                    raise ValueError(f"reference level {reference!r} of covariate '{c}' is not among its values "
+                                     f"{[str(v) for v in levels[:10]]}")
+                levels = match + [v for v in levels if str(v) != str(reference)]
+            text = x.astype(str)
             for level in levels[1:]:
-                out[f"{c}_{level}"] = (x.astype(str) == level).astype(int)
+                out[f"{c}_{level}"] = (text == str(level)).astype(int)
     return pd.DataFrame(out, index=frame.index)
 
 
-def _binary(values: pd.Series, positive) -> pd.Series:
-    return (values.astype(str) == str(positive)).astype(int)
-
-
-def _case(name, raw, covariates, treatment, time, event, horizon, time_unit, randomised, description=""):
-    """Standard-column cohort from a raw table whose treatment and event are already 0/1, checked by
-    validate_cohort; missing columns are reported before encoding (which needs them), in validate_cohort's words."""
-    missing = [c for c in [*covariates, treatment, time, event] if c not in raw.columns]
+def _case(name, raw, covariates, treatment, time, event, horizon, time_unit, randomised, description="", *,
+          id="patient_id", categorical=None, treated=None):
+    """Standard-column cohort from a raw table, checked by causalehr.data.validate_cohort under the user's column
+    names: treatment and event coded by causalehr.data.binary_codes (``treated``: the level coded 1), covariates
+    by :func:`encode_covariates`, one row per patient (``id``: identifier column, or None for a warning on fully
+    duplicated rows). Missing columns are reported before encoding (which needs them)."""
+    missing = [c for c in [*covariates, treatment, time, event, *([id] if id else [])] if c not in raw.columns]
     if missing:
         raise ValueError(f"missing column(s) {missing}; available columns: {list(raw.columns)}")
-    X = encode_covariates(raw, list(covariates))
-    data = pd.concat([pd.DataFrame({"patient_id": np.arange(len(raw))}, index=raw.index), X,
-                      pd.DataFrame({"treatment": raw[treatment], "time": raw[time], "event": raw[event]})],
-                     axis=1).reset_index(drop=True)
-    validate_cohort(data, list(X.columns))
+    X = encode_covariates(raw, list(covariates), categorical=categorical)
+    outcome = pd.DataFrame({treatment: binary_codes(raw[treatment], treatment, "treatment", treated),
+                            time: raw[time], event: binary_codes(raw[event], event, "event")}, index=raw.index)
+    checked = pd.concat([X, outcome, raw[[id]] if id else None], axis=1)
+    validate_cohort(checked, list(X.columns), treatment=treatment, time=time, event=event, id=id)
+    patient_id = raw[id] if id else pd.Series(np.arange(len(raw)), index=raw.index)
+    data = pd.concat([pd.DataFrame({"patient_id": patient_id}), X,
+                      outcome.set_axis(["treatment", "time", "event"], axis=1)], axis=1).reset_index(drop=True)
     return CaseData(name, data, list(X.columns), float(horizon), time_unit, randomised, description)
 
 
@@ -110,11 +142,11 @@ def load_gbsg2(horizon: float = 1826.0) -> CaseData:
     from sksurv.datasets import load_gbsg2 as sksurv_gbsg2
 
     X, y = sksurv_gbsg2()
-    raw = X.assign(horTh=_binary(X["horTh"], "yes"), time=y["time"], event=y["cens"].astype(int),
+    raw = X.assign(patient_id=np.arange(len(X)), time=y["time"], event=y["cens"],
                    tgrade=X["tgrade"].astype(str).astype(pd.CategoricalDtype(["I", "II", "III"], ordered=True)))
     return _case("gbsg2", raw, ["age", "menostat", "tsize", "tgrade", "pnodes", "progrec", "estrec"],
                  "horTh", "time", "event", horizon, "days", False,
-                 "German Breast Cancer Study Group 2: hormonal therapy and recurrence-free survival")
+                 "German Breast Cancer Study Group 2: hormonal therapy and recurrence-free survival", treated="yes")
 
 
 def load_rossi(horizon: float = 50.0) -> CaseData:
@@ -124,7 +156,7 @@ def load_rossi(horizon: float = 50.0) -> CaseData:
     up-weighting everyone followed to the horizon; before week 52 nobody is censored."""
     from lifelines.datasets import load_rossi as lifelines_rossi
 
-    raw = lifelines_rossi()
+    raw = lifelines_rossi().assign(patient_id=lambda d: np.arange(len(d)))  # 45 rows repeat others: distinct men
     return _case("rossi", raw, ["age", "race", "wexp", "mar", "paro", "prio"], "fin", "week", "arrest",
                  horizon, "weeks", True, "Rossi et al. (1980): financial aid after release and time to re-arrest")
 
@@ -132,24 +164,38 @@ def load_rossi(horizon: float = 50.0) -> CaseData:
 DATASETS = {"gbsg2": load_gbsg2, "rossi": load_rossi}
 
 
-def load_user_data(path, covariates, *, treatment, time, event, horizon, time_unit="", randomised=False,
-                   name=None) -> CaseData:
-    """A user's CSV or parquet file as a :class:`CaseData`: ``covariates`` (encoded as in the module
-    docstring), 0/1 ``treatment`` and ``event`` and the follow-up ``time`` column, checked by
-    causalehr.data.validate_cohort. A wrong column name stops with the list of available columns."""
+def read_data_file(path: str | Path, encoding: str = "utf-8") -> pd.DataFrame:
+    """A CSV (text in ``encoding``) or parquet file; a CSV in another encoding stops naming the file and how to
+    set its encoding."""
     path = Path(path)
-    if path.suffix.lower() == ".csv":
-        raw = pd.read_csv(path)
-    elif path.suffix.lower() in (".parquet", ".pq"):
-        raw = pd.read_parquet(path)
-    else:
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return pd.read_parquet(path)
+    if path.suffix.lower() != ".csv":
         raise ValueError(f"data file must be .csv or .parquet, got {path.name}")
-    return _case(name or path.stem, raw, covariates, treatment, time, event, horizon, time_unit, randomised)
+    try:
+        return pd.read_csv(path, encoding=encoding)
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path} is not {encoding} text (byte {e.object[e.start:e.start + 1]!r} at position "
+                         f"{e.start}): give its encoding, e.g. `encoding: latin-1` under its dataset in the "
+                         "config, or encoding=\"latin-1\" in the notebook") from None
+
+
+def load_user_data(path, covariates, *, treatment, time, event, horizon, time_unit="", randomised=False,
+                   name=None, id=None, categorical=None, treated=None, encoding="utf-8") -> CaseData:
+    """A user's CSV or parquet file as a :class:`CaseData` (see :func:`_case`): ``covariates`` (encoded as in
+    the module docstring, ``categorical``: column -> reference level), ``treatment`` and ``event`` coded 0/1 or
+    with the level ``treated`` coded 1, the follow-up ``time`` column, the patient identifier column ``id``
+    (optional), ``randomised`` (a trial: the yardstick check may run on it), the CSV's ``encoding``.
+    A wrong column name stops with the list of available columns."""
+    raw = read_data_file(path, encoding)
+    return _case(name or Path(path).stem, raw, covariates, treatment, time, event, horizon, time_unit, randomised,
+                 id=id, categorical=categorical, treated=treated)
 
 
 def load_case(dataset=None, *, path=None, horizon=None, **columns) -> CaseData:
     """A named dataset (``DATASETS``; ``horizon`` None keeps its default) or, when ``path`` is given, a user
-    file (``columns``: covariates, treatment, time, event, time_unit, randomised; see load_user_data)."""
+    file (``columns``: covariates, treatment, time, event, time_unit, randomised, id, categorical, treated,
+    encoding; see load_user_data)."""
     if path is not None:
         if horizon is None:
             raise ValueError("a user data file needs a horizon (RMST restriction time, in the unit of `time`)")
