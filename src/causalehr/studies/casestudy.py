@@ -175,9 +175,9 @@ def read_data_file(path: str | Path, encoding: str = "utf-8") -> pd.DataFrame:
     try:
         return pd.read_csv(path, encoding=encoding)
     except UnicodeDecodeError as e:
-        raise ValueError(f"{path} is not {encoding} text (byte {e.object[e.start:e.start + 1]!r} at position "
-                         f"{e.start}): give its encoding, e.g. `encoding: latin-1` under its dataset in the "
-                         "config, or encoding=\"latin-1\" in the notebook") from None
+        raise ValueError(f"{path} is not {encoding} text (it holds the byte {e.object[e.start:e.start + 1]!r}): "
+                         "give its encoding, e.g. `encoding: latin-1` under its dataset in the config, or "
+                         "encoding=\"latin-1\" in the notebook") from None
 
 
 def load_user_data(path, covariates, *, treatment, time, event, horizon, time_unit="", randomised=False,

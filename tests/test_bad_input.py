@@ -1,0 +1,102 @@
+"""Every bad input of issue 20 (and the earlier catalogue) with the exact message it now gets.
+
+Each case is (id, a function raising or warning, the expected exception or warning type, the exact message).
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from causalehr.studies import casestudy as cs
+
+
+def cohort(n=40, seed=0, **columns):
+    """A user's cohort table: age, a text sex column, 0/1 treatment and event, follow-up days."""
+    rng = np.random.default_rng(seed)
+    d = pd.DataFrame({"pid": [f"p{i}" for i in range(n)], "age": rng.normal(60, 10, n).round(),
+                      "sex": rng.choice(["f", "m"], n), "drug": np.arange(n) % 2, "days": rng.uniform(1, 100, n).round(),
+                      "died": (np.arange(n) % 3 == 0).astype(int)})
+    return d.assign(**columns)
+
+
+def load(tmp_path, table, name="mine.csv", encoding="utf-8", **kwargs):
+    path = tmp_path / name
+    table.to_csv(path, index=False, encoding=encoding)
+    args = dict(covariates=["age", "sex"], treatment="drug", time="days", event="died", horizon=50)
+    return cs.load_user_data(path, **{**args, **kwargs})
+
+
+USER_DATA = [
+    ("duplicated identifiers (item 3)",
+     lambda p: load(p, pd.concat([cohort(), cohort().iloc[:3]]), id="pid"), ValueError,
+     "identifier column 'pid' has 3 duplicated values (e.g. p0, p1, p2); one row per patient is expected"),
+    ("identifier-like text covariate (item 4)",
+     lambda p: load(p, cohort(n=60), covariates=["age", "pid"]), ValueError,
+     "covariate 'pid' has 60 distinct values in 60 rows: it looks like an identifier or free text; a categorical "
+     "covariate may have at most 50 levels (group its levels, or leave it out)"),
+    ("reference level not a value (item 4)",
+     lambda p: load(p, cohort(), categorical={"sex": "x"}), ValueError,
+     "reference level 'x' of covariate 'sex' is not among its values ['f', 'm']"),
+    ("categorical column not a covariate (item 4)",
+     lambda p: load(p, cohort(), categorical={"race": None}), ValueError,
+     "categorical column(s) ['race'] are not among the covariates ['age', 'sex']"),
+    ("ambiguous treatment coding (item 5)",
+     lambda p: load(p, cohort(drug=np.where(np.arange(40) % 2, "metformin", "insulin"))), ValueError,
+     "treatment column 'drug' must be coded 0/1 (numbers, strings or booleans); it has 2 values "
+     "(e.g. insulin, metformin): declare the value coded 1 with `treated`"),
+    ("declared treated level absent (item 5)",
+     lambda p: load(p, cohort(drug=np.where(np.arange(40) % 2, "metformin", "insulin")), treated="sulfonylurea"),
+     ValueError, "treatment column 'drug': the level coded 1 ('sulfonylurea') must be one of exactly two values; "
+     "the column has 2 values (e.g. insulin, metformin)"),
+    ("event coded 1/2 (item 5)",
+     lambda p: load(p, cohort(died=1 + (np.arange(40) % 3 == 0))), ValueError,
+     "event column 'died' must be coded 0/1 (numbers, strings or booleans); it has 2 values (e.g. 1, 2): "
+     "declare the value coded 1 with `event_level`"),
+    ("missing treatment (item 5)",
+     lambda p: load(p, cohort(drug=np.where(np.arange(40) < 2, np.nan, np.arange(40) % 2))), ValueError,
+     "treatment column 'drug' has 2 missing values; every patient needs one"),
+    ("negative time names the user's column (item 5)",
+     lambda p: load(p, cohort(days=np.where(np.arange(40) == 0, -1.0, 5.0))), ValueError,
+     "column 'days' has 1 negative values; follow-up times must be >= 0"),
+    ("non-UTF-8 CSV (item 6)",
+     lambda p: load(p, cohort(sex=np.where(np.arange(40) % 2, "fémme", "m"))[["age", "sex", "drug", "days", "died"]],
+                    encoding="latin-1"), ValueError,
+     "{tmp}/mine.csv is not utf-8 text (it holds the byte b'\\xe9'): give its encoding, e.g. `encoding: latin-1` "
+     "under its dataset in the config, or encoding=\"latin-1\" in the notebook"),
+    ("wrong column name (earlier catalogue)",
+     lambda p: load(p, cohort(), time="day"), ValueError,
+     "missing column(s) ['day']; available columns: ['pid', 'age', 'sex', 'drug', 'days', 'died']"),
+]
+
+
+@pytest.mark.parametrize("case, call, error, message", USER_DATA, ids=[c[0] for c in USER_DATA])
+def test_user_data_messages(tmp_path, case, call, error, message):
+    with pytest.raises(error) as info:
+        call(tmp_path)
+    assert str(info.value) == message.replace("{tmp}", str(tmp_path))
+
+
+def test_duplicated_rows_without_identifier_warn_with_their_count(tmp_path):
+    table = pd.concat([cohort(), cohort().iloc[:4]])[["age", "sex", "drug", "days", "died"]]
+    with pytest.warns(UserWarning) as record:
+        load(tmp_path, table)
+    assert [str(w.message) for w in record if "repeat" in str(w.message)] == [
+        "4 rows repeat an earlier row in every column: if they are the same patients twice, drop them, or name the "
+        "patient identifier column (`id`) so that duplicates are caught"]
+
+
+def test_accepted_codings_give_the_same_cohort(tmp_path):
+    base = load(tmp_path, cohort(), id="pid").data
+    for coded in (cohort(drug=cohort()["drug"].astype(str)), cohort(drug=cohort()["drug"].astype(bool)),
+                  cohort(drug=np.where(cohort()["drug"] == 1, "True", "false"))):
+        assert load(tmp_path, coded, id="pid").data.equals(base)
+    declared = load(tmp_path, cohort(drug=np.where(cohort()["drug"] == 1, "metformin", "insulin")), id="pid",
+                    treated="metformin")
+    assert declared.data.equals(base)
+
+
+def test_numeric_coded_categorical_with_reference_level(tmp_path):
+    table = cohort(race=np.arange(40) % 3 + 1)  # codes 1, 2, 3
+    case = load(tmp_path, table, covariates=["age", "race"], categorical={"race": 2}, id="pid")
+    assert case.covariates == ["age", "race_1", "race_3"]
+    assert case.data["race_1"].tolist() == (table["race"] == 1).astype(int).tolist()
