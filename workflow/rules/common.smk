@@ -38,6 +38,11 @@ def stage_rule_outputs(stage):
     return outputs
 
 
+def rule_threads(rule, default=1):
+    """Threads of one job of ``rule``: the config's `threads` key, else ``default``."""
+    return config.get("threads", {}).get(rule, default)
+
+
 def notebook_params(output=None, **params):
     """Parameters for papermill as one JSON string (papermill reads it as YAML; quote it with :q in shell); the
     rule's outputs go to the notebook as the one parameter `outputs` (name -> path)."""

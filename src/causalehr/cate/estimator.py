@@ -1,6 +1,7 @@
 """Censoring-adjusted CATE learners for the RMST and survival-probability differences (strategy 1)."""
 
 import copy
+import warnings
 
 import numpy as np
 from scipy.stats import norm
@@ -60,12 +61,14 @@ class CensoredCATE(BaseEstimator):
     before tau only); both per arm unless ``treatment_as_feature``.
     ``propensity_model``: classifier (default logistic regression), optionally calibrated. Models whose
     ``random_state`` is None get this estimator's ``random_state`` (same seed, same output).
+    ``n_jobs``: joblib workers of the default causal forest (None: one, not econml's every core, so that a
+    workflow job uses the threads it was given).
     """
 
     def __init__(self, estimand="rmst", horizon=None, method="aipcw-dr", event_model=None, censoring_model=None,
                  propensity_model=None, cate_model=None, n_folds=5, random_state=None, *, n_grid=50,
                  treatment_as_feature=False, calibrate_propensity=None, min_censoring_survival=0.05,
-                 propensity_bounds=(0.02, 0.98)):
+                 propensity_bounds=(0.02, 0.98), n_jobs=None):
         self.estimand = estimand
         self.horizon = horizon
         self.method = method
@@ -80,6 +83,7 @@ class CensoredCATE(BaseEstimator):
         self.calibrate_propensity = calibrate_propensity
         self.min_censoring_survival = min_censoring_survival
         self.propensity_bounds = propensity_bounds
+        self.n_jobs = n_jobs
 
     # ---------------------------------------------------------------- nuisances
     def _seeded(self, model):
@@ -106,7 +110,7 @@ class CensoredCATE(BaseEstimator):
             from econml.grf import CausalForest
             # grf's defaults (2000 trees on half-samples, gradient splitting) with leaves of 20
             return CausalForest(n_estimators=2000, criterion="het", min_samples_leaf=20, max_samples=0.5,
-                                random_state=self.random_state)
+                                random_state=self.random_state, n_jobs=self.n_jobs)
         if self.cate_model is None:
             # pseudo-outcomes are noisy: small trees, slow learning, early stopping on a validation split
             return HistGradientBoostingRegressor(max_iter=300, learning_rate=0.02, max_leaf_nodes=4,
@@ -145,6 +149,10 @@ class CensoredCATE(BaseEstimator):
                 raise ValueError(f"horizon {tau:g} is beyond the last observed time {last:g} in treatment arm {arm}")
         if not ((event == 1) & (time <= tau)).any():
             raise ValueError(f"no events at or before the horizon {tau:g}")
+        for arm in (0, 1):
+            if not ((event[a == arm] == 1) & (time[a == arm] <= tau)).any():
+                warnings.warn(f"treatment arm {arm} has no events at or before the horizon {tau:g}: its survival up "
+                              "to the horizon is estimated as 1 (as Kaplan-Meier gives)", UserWarning, stacklevel=3)
         return tau
 
     def _cross_fit(self, X, a, time, event):

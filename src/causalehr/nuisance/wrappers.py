@@ -86,7 +86,8 @@ class SurvivalBoostSurvival(BaseEstimator):
 
 
 class LifelinesCoxSurvival(BaseEstimator):
-    """lifelines ``CoxPHFitter`` (Cox 1972, Breslow baseline; Efron ties)."""
+    """lifelines ``CoxPHFitter`` (Cox 1972, Breslow baseline; Efron ties); columns constant in the fitted data
+    are left out (their coefficient is not identified)."""
 
     def __init__(self, penalizer=0.0):
         self.penalizer = penalizer
@@ -95,14 +96,18 @@ class LifelinesCoxSurvival(BaseEstimator):
         from lifelines import CoxPHFitter
 
         X, time, event = _check_fit_input(X, time, event, allow_nan=False)
-        df = pd.DataFrame(X, columns=[f"x{j}" for j in range(X.shape[1])]).assign(_time=time, _event=event)
-        self.estimator_ = CoxPHFitter(penalizer=self.penalizer).fit(df, "_time", "_event")
+        # a column constant in these data (a rare category absent from a cross-fitting fold) has no coefficient:
+        # lifelines would divide by its zero standard deviation ("delta contains nan")
+        self.varying_ = np.ptp(X, axis=0) > 0
+        df = pd.DataFrame(X[:, self.varying_], columns=[f"x{j}" for j in np.flatnonzero(self.varying_)])
+        self.estimator_ = CoxPHFitter(penalizer=self.penalizer).fit(df.assign(_time=time, _event=event), "_time",
+                                                                    "_event")
         self.n_features_in_ = X.shape[1]
         return self
 
     def predict_survival(self, X, times):
         X = check_covariates(X, allow_nan=False)
-        df = pd.DataFrame(X, columns=[f"x{j}" for j in range(X.shape[1])])
+        df = pd.DataFrame(X[:, self.varying_], columns=[f"x{j}" for j in np.flatnonzero(self.varying_)])
         return self.estimator_.predict_survival_function(df, times=np.asarray(times, dtype=float)).to_numpy().T
 
 

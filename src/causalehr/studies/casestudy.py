@@ -22,6 +22,7 @@ patients are blanked (causalehr.probation.suppress).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -206,35 +207,40 @@ def load_case(dataset=None, *, path=None, horizon=None, **columns) -> CaseData:
 
 
 # ------------------------------------------------------------------------------------------------ estimators
-def case_estimator(spec: dict, horizon: float, seed: int):
+def case_estimator(spec: dict, horizon: float, seed: int, n_jobs: int = 1):
     """CensoredCATE for the RMST difference from a config spec (causalehr.registry.make_estimator)."""
-    return make_estimator(spec, "rmst", horizon, seed)
+    return make_estimator(spec, "rmst", horizon, seed, n_jobs)
 
 
-def _fit(case: CaseData, spec, seed, rows=None):
+def _fit(case: CaseData, spec, seed, rows=None, n_jobs=1):
     d = case.data if rows is None else case.data.iloc[rows]
-    return case_estimator(spec, case.horizon, seed).fit(d[case.covariates].to_numpy(float), *(d[c].to_numpy()
-                                                                                               for c in OUTCOME))
+    return case_estimator(spec, case.horizon, seed, n_jobs).fit(d[case.covariates].to_numpy(float),
+                                                                *(d[c].to_numpy() for c in OUTCOME))
 
 
-def cross_fitted_cate(case: CaseData, spec: dict, seed: int, n_folds: int = 5) -> np.ndarray:
+def cross_fitted_cate(case: CaseData, spec: dict, seed: int, n_folds: int = 5, n_jobs: int = 1) -> np.ndarray:
     """Out-of-fold CATE: each patient's estimate comes from the method fitted on the other folds (folds
     stratified on treatment and event), so it can be evaluated against that patient's doubly robust score."""
     d = case.data
     out = np.empty(len(d))
     folds = StratifiedKFold(n_folds, shuffle=True, random_state=seed)
     for train, test in folds.split(d, 2 * d["treatment"] + d["event"]):
-        out[test] = _fit(case, spec, seed, train).effect(d[case.covariates].to_numpy(float)[test])
+        out[test] = _fit(case, spec, seed, train, n_jobs).effect(d[case.covariates].to_numpy(float)[test])
     return out
 
 
-def effect_drivers(X: pd.DataFrame, scores, alpha: float = 0.05) -> pd.DataFrame:
+def effect_drivers(X: pd.DataFrame, scores, alpha: float = 0.05, min_cell_size: int = 10) -> pd.DataFrame:
     """Best linear projection of the CATE on the standardised covariates: OLS of the doubly robust scores on an
     intercept and (x - mean) / sd, HC3 standard errors (Semenova & Chernozhukov 2021, "Debiased machine learning
     of conditional average treatment effects and other causal functions"; grf's best_linear_projection).
     A coefficient is the change in effect per standard deviation of the covariate, the others held fixed;
-    constant covariates are left out."""
+    constant covariates are left out, and so are 0/1 indicators with fewer than ``min_cell_size`` patients at 1
+    or at 0 (the small level is merged into the reference level: its coefficient would describe a small group)."""
     X = X.loc[:, X.std(ddof=0) > 0]   # a constant covariate explains no variation of the effect
+    binary = X.isin([0, 1]).all()
+    ones = X.sum()
+    small = binary & ((ones < min_cell_size) | (len(X) - ones < min_cell_size))
+    X = X.loc[:, ~small]
     Z = (X - X.mean()) / X.std(ddof=0)
     fit = sm.OLS(np.asarray(scores, float), sm.add_constant(Z.to_numpy(float), has_constant="add")).fit(cov_type="HC3")
     z = stats.norm.ppf(1 - alpha / 2)
@@ -243,43 +249,66 @@ def effect_drivers(X: pd.DataFrame, scores, alpha: float = 0.05) -> pd.DataFrame
                          "p_value": fit.pvalues})
 
 
+def _analyse_method(case, spec, *, seed, n_folds, n_groups, n_bootstrap, alpha, min_cell_size, n_jobs):
+    """The tables of :func:`analyse_case` for one method: ATE row, calibration, test, RATE, TOC, drivers, CATE."""
+    d, n = case.data, len(case.data)
+    z = stats.norm.ppf(1 - alpha / 2)
+    model = _fit(case, spec, seed, n_jobs=n_jobs)
+    est, lo, hi = model.ate_interval(alpha)
+    scores, cate = model.scores_, cross_fitted_cate(case, spec, seed, n_folds, n_jobs)
+    r = rate(cate, scores, target="AUTOC", n_bootstrap=n_bootstrap, random_state=seed)
+    return {"ate": {"estimate": est, "lower": lo, "upper": hi, "n": n, "error": ""},
+            "calibration": calibration_table(cate, scores=scores, n_groups=n_groups, alpha=alpha),
+            "calibration_test": calibration_test(cate, scores).reset_index(),
+            "rate": {"autoc": r.estimate, "std_err": r.std_err, "lower": r.estimate - z * r.std_err,
+                     "upper": r.estimate + z * r.std_err},
+            "toc": r.toc.assign(n=np.floor(r.toc["q"] * n)),
+            "drivers": effect_drivers(d[case.covariates], scores, alpha, min_cell_size),
+            "cate_summary": {"n": n, "mean": cate.mean(), "sd": cate.std(ddof=1),
+                             **{f"q{int(q * 100)}": np.quantile(cate, q) for q in (0.1, 0.5, 0.9)},
+                             "share_benefit": float((cate > 0).mean())}}
+
+
 def analyse_case(case: CaseData, methods: dict, *, seed: int, n_folds: int = 5, n_groups: int = 5,
-                 n_bootstrap: int = 200, alpha: float = 0.05, min_cell_size: int = 10) -> dict[str, pd.DataFrame]:
+                 n_bootstrap: int = 200, alpha: float = 0.05, min_cell_size: int = 10,
+                 n_jobs: int = 1) -> dict[str, pd.DataFrame]:
     """ATE with intervals, CATE calibration (GATES groups, BLP test), RATE/AUTOC and the effect's drivers, per
     method of ``methods`` (name -> spec for :func:`case_estimator`), on the RMST difference up to the horizon.
 
     Per method: the ATE and the doubly robust scores come from the fit on all patients (cross-fitted
     nuisances, CensoredCATE.ate_interval); the CATE that is calibrated and ranked is out-of-fold
     (:func:`cross_fitted_cate`). The unadjusted Kaplan-Meier contrast is added to the ATE table as "naive-km".
+    A method that fails is recorded in the ATE table (column ``error``: the exception and its message) and
+    left out of the other tables; the other methods still run. ``n_jobs``: threads of every fit.
     Returns aggregate tables only: ``ate``, ``calibration`` (groups with fewer than ``min_cell_size`` patients
-    blanked), ``calibration_test``, ``rate`` (AUTOC with half-sample bootstrap SE), ``toc`` (points averaging
-    fewer than ``min_cell_size`` patients blanked), ``drivers``, ``cate_summary``.
+    blanked, with complementary suppression), ``calibration_test``, ``rate`` (AUTOC with half-sample bootstrap
+    SE), ``toc`` (points averaging fewer than ``min_cell_size`` patients blanked), ``drivers`` (without
+    indicators of small groups), ``cate_summary``.
     """
     d, n = case.data, len(case.data)
-    z = stats.norm.ppf(1 - alpha / 2)
     naive = rmst_difference(d["time"], d["event"], d["treatment"], case.horizon, alpha)
-    ate = [{"method": NAIVE, **{k: naive[k] for k in ("estimate", "lower", "upper")}, "n": n}]
+    ate = [{"method": NAIVE, **{k: naive[k] for k in ("estimate", "lower", "upper")}, "n": n, "error": ""}]
     tables = {k: [] for k in ("calibration", "calibration_test", "rate", "toc", "drivers", "cate_summary")}
     for name, spec in methods.items():
-        model = _fit(case, spec, seed)
-        est, lo, hi = model.ate_interval(alpha)
-        ate.append({"method": name, "estimate": est, "lower": lo, "upper": hi, "n": n})
-        scores, cate = model.scores_, cross_fitted_cate(case, spec, seed, n_folds)
-        tables["calibration"].append(calibration_table(cate, scores=scores, n_groups=n_groups, alpha=alpha)
-                                     .assign(method=name))
-        tables["calibration_test"].append(calibration_test(cate, scores).reset_index().assign(method=name))
-        r = rate(cate, scores, target="AUTOC", n_bootstrap=n_bootstrap, random_state=seed)
-        tables["rate"].append({"method": name, "autoc": r.estimate, "std_err": r.std_err,
-                               "lower": r.estimate - z * r.std_err, "upper": r.estimate + z * r.std_err})
-        tables["toc"].append(r.toc.assign(method=name, n=np.floor(r.toc["q"] * n)))
-        tables["drivers"].append(effect_drivers(d[case.covariates], scores, alpha).assign(method=name))
-        tables["cate_summary"].append({"method": name, "n": n, "mean": cate.mean(), "sd": cate.std(ddof=1),
-                                       **{f"q{int(q * 100)}": np.quantile(cate, q) for q in (0.1, 0.5, 0.9)},
-                                       "share_benefit": float((cate > 0).mean())})
-    frames = {k: pd.concat(v, ignore_index=True) if isinstance(v[0], pd.DataFrame) else pd.DataFrame(v)
+        try:
+            with threadpool_limits(n_jobs):
+                parts = _analyse_method(case, spec, seed=seed, n_folds=n_folds, n_groups=n_groups,
+                                        n_bootstrap=n_bootstrap, alpha=alpha, min_cell_size=min_cell_size,
+                                        n_jobs=n_jobs)
+        except Exception as e:  # one failing learner must not stop the others (issue 20, item 8)
+            warnings.warn(f"method {name!r} failed: {type(e).__name__}: {e}", RuntimeWarning, stacklevel=2)
+            ate.append({"method": name, "estimate": np.nan, "lower": np.nan, "upper": np.nan, "n": n,
+                        "error": f"{type(e).__name__}: {e}"})
+            continue
+        ate.append({"method": name, **parts.pop("ate")})
+        for k, part in parts.items():
+            tables[k].append(part.assign(method=name) if isinstance(part, pd.DataFrame) else {"method": name, **part})
+    frames = {k: pd.concat(v, ignore_index=True) if v and isinstance(v[0], pd.DataFrame) else pd.DataFrame(v)
               for k, v in tables.items()}
     frames["ate"] = pd.DataFrame(ate)
     for k, keep in (("calibration", ("group",)), ("toc", ("q",)), ("ate", ()), ("cate_summary", ())):
+        if frames[k].empty:
+            continue
         margins = ({"within": ("method",)},) if k == "calibration" else ()  # groups add up to the method's n
         frames[k] = suppress_small_cells(frames[k], n_col="n", count_cols=(), min_cell=min_cell_size, keep=keep,
                                          margins=margins)
@@ -383,8 +412,10 @@ def trial_yardstick(case: CaseData, methods: dict, *, confounders: dict, strengt
 
 # ------------------------------------------------------------------------------------------------ reporting
 def ate_table(ate: pd.DataFrame, unit: str) -> str:
-    """Markdown table of the ATE (RMST difference) and its interval per method."""
-    cells = [f"{fmt(e)} ({fmt(lo)} to {fmt(hi)})" for e, lo, hi in zip(ate["estimate"], ate["lower"], ate["upper"])]
+    """Markdown table of the ATE (RMST difference) and its interval per method ("failed: <error>" for a method
+    that failed)."""
+    cells = [f"failed: {err}" if err else f"{fmt(e)} ({fmt(lo)} to {fmt(hi)})"
+             for e, lo, hi, err in zip(ate["estimate"], ate["lower"], ate["upper"], ate["error"])]
     return pd.DataFrame({"Method": ate["method"], f"RMST difference, {unit} (95% CI)": cells}).to_markdown(
         index=False) + "\n"
 
@@ -403,14 +434,17 @@ def yardstick_table(summary: pd.DataFrame) -> str:
 def case_values(case: CaseData, tables: dict) -> dict:
     """Values the manuscript quotes for one dataset, under the key ``casestudy_<name>``."""
     ate = tables["ate"].set_index("method")
-    rate_t = tables["rate"].set_index("method")
-    blp = tables["drivers"][tables["drivers"]["term"] != "intercept"]
-    top = blp.loc[blp.groupby("method")["estimate"].apply(lambda s: s.abs().idxmax())].set_index("method")
+    ate = ate[ate["error"] == ""]
+    rate_t = tables["rate"].set_index("method") if not tables["rate"].empty else pd.DataFrame()
+    blp = tables["drivers"][tables["drivers"]["term"] != "intercept"] if not tables["drivers"].empty else None
+    top = ({} if blp is None or blp.empty else
+           blp.loc[blp.groupby("method")["estimate"].apply(lambda s: s.abs().idxmax())].set_index("method")["term"])
     return {f"casestudy_{case.name}": {
         "n": len(case.data), "horizon": f"{case.horizon:g}", "unit": case.time_unit,
         "ate": {m: {k: fmt(ate.loc[m, k]) for k in ("estimate", "lower", "upper")} for m in ate.index},
         "autoc": {m: {k: fmt(rate_t.loc[m, k]) for k in ("autoc", "lower", "upper")} for m in rate_t.index},
-        "top_driver": {m: top.loc[m, "term"] for m in top.index}}}
+        "failed": {m: e for m, e in tables["ate"].set_index("method")["error"].items() if e},
+        "top_driver": dict(top.items()) if len(top) else {}}}
 
 
 def yardstick_values(summary: pd.DataFrame, trial: dict, n_subsamples: int) -> dict:
@@ -437,6 +471,11 @@ def plot_case(tables: dict, case: CaseData):
     axes[0].set_yticks(y, ate["method"])
     axes[0].axvline(0, color="grey", lw=0.8)
     axes[0].set_xlabel(f"ATE: RMST difference up to {case.horizon:g} {case.time_unit}")
+    if tables["calibration"].empty:  # every method failed (their errors are in the ATE table)
+        for ax in axes[1:]:
+            ax.set_axis_off()
+        fig.suptitle(case.description or case.name)
+        return fig
     cal = tables["calibration"]
     for i, (name, g) in enumerate(cal.groupby("method", sort=False)):
         x = g["estimate_mean"] + 0.02 * i * np.ptp(cal["estimate_mean"].dropna())
