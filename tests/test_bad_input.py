@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from causalehr.probation import load_probation
+from causalehr.probation.spec import validate_spec, violations
 from causalehr.studies import casestudy as cs
 
 
@@ -100,3 +102,43 @@ def test_numeric_coded_categorical_with_reference_level(tmp_path):
     case = load(tmp_path, table, covariates=["age", "race"], categorical={"race": 2}, id="pid")
     assert case.covariates == ["age", "race_1", "race_3"]
     assert case.data["race_1"].tolist() == (table["race"] == 1).astype(int).tolist()
+
+
+def spec(fmt=r"E1[01]\.\d"):
+    return pd.DataFrame({"variable": ["code"], "type": ["text"], "format": [fmt]})
+
+
+PROBATION = [
+    ("empty reference table (item 7)",
+     lambda: load_probation(spec(), pd.DataFrame({"patient_id": [], "code": []}), {}), ValueError,
+     "reference: the table has no rows; a probation needs at least one patient"),
+    ("empty source table (item 7)",
+     lambda: load_probation(spec(), pd.DataFrame({"patient_id": [1], "code": ["E11.9"]}),
+                            {"ai": pd.DataFrame({"patient_id": [], "code": []})}), ValueError,
+     "ai: the table has no rows; a probation needs at least one patient"),
+    ("empty specification (item 7)",
+     lambda: validate_spec(spec().iloc[:0]), ValueError, "specification: no variables (the table has no rows)"),
+    ("format with a backreference (item 7)",
+     lambda: validate_spec(spec(r"(a)\1")), ValueError,
+     "specification, variable 'code': format '(a)\\\\1' is not a regular expression the linear-time engine RE2 "
+     "accepts (invalid escape sequence: \\1); backreferences and lookarounds are not supported"),
+]
+
+
+@pytest.mark.parametrize("case, call, error, message", PROBATION, ids=[c[0] for c in PROBATION])
+def test_probation_messages(case, call, error, message):
+    with pytest.raises(error) as info:
+        call()
+    assert str(info.value) == message
+
+
+def test_catastrophic_format_runs_in_linear_time():
+    """(a+)+$ on 'aaa...ab' takes exponential time with backtracking (Python's re: about 2^n steps); RE2 answers
+    at once, and the value is counted as breaking the format."""
+    import time
+
+    values = pd.Series(["a" * 5000 + "b", "aaa", None])
+    start = time.perf_counter()
+    broken = violations(values, validate_spec(spec("(a+)+")).iloc[0])["format"]
+    assert time.perf_counter() - start < 1.0
+    assert broken.tolist() == [True, False, False]
