@@ -6,10 +6,14 @@ Each case is (id, a function raising or warning, the expected exception or warni
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
+from workflow_helpers import ROOT
 
 from causalehr.probation import load_probation
 from causalehr.probation.spec import validate_spec, violations
+from causalehr.registry import check_config
 from causalehr.studies import casestudy as cs
+from causalehr.workflow import check_paper_config
 
 
 def cohort(n=40, seed=0, **columns):
@@ -142,3 +146,74 @@ def test_catastrophic_format_runs_in_linear_time():
     broken = violations(values, validate_spec(spec("(a+)+")).iloc[0])["format"]
     assert time.perf_counter() - start < 1.0
     assert broken.tolist() == [True, False, False]
+
+
+def quick_config():
+    return yaml.safe_load((ROOT / "config" / "quick.yaml").read_text())
+
+
+def changed(change):
+    config = quick_config()
+    change(config)
+    return config
+
+
+def _check(config):
+    check_config(config)
+    cs.check_casestudy_config(config["casestudy"])
+    check_paper_config(config, ROOT / "paper")
+
+
+MINE = {"path": "data/mine.csv", "covariates": ["age", "sex"], "treatment": "drug", "time": "days", "event": "died",
+        "horizon": 50}
+CONFIG = [
+    ("misspelt method option (item 13)",
+     lambda c: c["methods"]["ipcw-dr"].update(event_modle="cox"),
+     "methods.ipcw-dr: unknown option(s) ['event_modle']; accepted: ['calibrate_propensity', 'cate_model', "
+     "'censoring_model', 'event_model', 'method', 'min_censoring_survival', 'n_folds', 'n_grid', 'propensity_bounds', "
+     "'propensity_model', 'treatment_as_feature']"),
+    ("unknown simulator parameter (item 13)",
+     lambda c: c["simulation"]["settings"]["csf1"].update(params={"censoring": 0.2}),
+     "simulation.settings.csf1: unknown parameter(s) ['censoring'] of simulator 'csf1'; accepted: "),
+    ("unknown dataset without a path (item 13)",
+     lambda c: c["casestudy"]["datasets"].update(mydata={"horizon": 10}),
+     "casestudy.datasets.mydata: not a built-in dataset (['gbsg2', 'rossi']) and no `path` to a data file"),
+    ("yardstick dataset not in the datasets (item 11)",
+     lambda c: c["casestudy"]["yardstick"].update(dataset="trial"),
+     "casestudy.yardstick.dataset: 'trial' is not among casestudy.datasets ['gbsg2', 'rossi']"),
+    ("yardstick on a user's file not declared randomised (item 11)",
+     lambda c: (c["casestudy"]["datasets"].update(mine=MINE), c["casestudy"]["yardstick"].update(dataset="mine")),
+     "casestudy.yardstick.dataset: 'mine' is not a randomised trial; the yardstick needs one (set `randomised: "
+     "true` under casestudy.datasets.mine if it is)"),
+    ("yardstick confounder not a covariate (item 11)",
+     lambda c: (c["casestudy"]["datasets"].update(mine={**MINE, "randomised": True}),
+                c["casestudy"]["yardstick"].update(dataset="mine")),
+     "casestudy.yardstick.confounders: ['prio', 'wexp'] are not covariates of 'mine' ['age', 'sex']"),
+    ("only the user's datasets while the paper quotes gbsg2 and rossi (item 13)",
+     lambda c: c["casestudy"].update(
+         datasets={"mine": {**MINE, "randomised": True, "covariates": ["age", "prio", "wexp"]}},
+         yardstick={**c["casestudy"]["yardstick"], "dataset": "mine"}),
+     "the paper ({root}/paper/) quotes case-study results this config does not produce: casestudy.datasets lacks "
+     "['gbsg2', 'rossi']; casestudy.yardstick.dataset lacks ['rossi']. Add them to the config, or build only your "
+     "outputs: snakemake --cores all results/casestudy/mine/values.yml"),
+]
+
+
+@pytest.mark.parametrize("case, change, message", CONFIG, ids=[c[0] for c in CONFIG])
+def test_config_messages(case, change, message):
+    with pytest.raises(ValueError) as info:
+        _check(changed(change))
+    expected = message.replace("{root}", str(ROOT))
+    if expected.endswith("accepted: "):  # the accepted names are the simulator's, listed by the registry
+        assert str(info.value).startswith(expected)
+    else:
+        assert str(info.value) == expected
+
+
+def test_yardstick_strength_above_the_keep_fraction_limit():
+    a = np.repeat([1, 0], 50)
+    with pytest.raises(ValueError) as info:
+        cs.selection_probabilities(a, np.zeros(100), 0.8, 0.6)
+    assert str(info.value) == ("confounding strength 0.8 is above the limit 0.667 that keep_fraction 0.6 permits with "
+                               "a treated share of 0.500 (keep_fraction * (1 + strength) <= 2 min(share, 1 - share)): "
+                               "lower the strength or keep_fraction")

@@ -94,9 +94,10 @@ def test_selection_probabilities_keep_covariates_and_set_propensity():
     p1 = selection_probabilities(np.array([1, 0]), np.array([1.0, 1.0]), 0.6, 0.5)
     assert 0.5 * p1[0] + 0.5 * p1[1] == pytest.approx(0.5)
     assert 0.5 * p1[0] / 0.5 == pytest.approx((1 + 0.6 * g[1]) / 2)
-    with pytest.raises(ValueError, match=r"keep_fraction 0.6 is too large for strength 0.9 with a treated share of "
-                                         r"0.500: need keep_fraction \* \(1 \+ strength\) <= 1.000"):
+    with pytest.raises(ValueError, match=r"confounding strength 0.9 is above the limit 0.667 that keep_fraction 0.6 "
+                                         r"permits with a treated share of 0.500"):
         selection_probabilities(a, score, 0.9, 0.6)
+    assert selection_probabilities(a, score, 1 / 0.6 - 1, 0.6).max() <= 1  # up to the limit
     with pytest.raises(ValueError, match=r"strength must be in \[0, 1\), got 1"):
         selection_probabilities(a, score, 1, 0.5)
 

@@ -3,9 +3,11 @@
 import json
 
 from causalehr.registry import check_config
-from causalehr.workflow import STAGES, ensure_kernel, job_seed, paper_inputs, stage_outputs
+from causalehr.studies.casestudy import check_casestudy_config
+from causalehr.workflow import STAGES, check_paper_config, ensure_kernel, job_seed, paper_inputs, stage_outputs
 
 check_config(config)  # names the schema cannot check (methods, models, simulators), before any work
+check_casestudy_config(config["casestudy"])  # datasets, the yardstick's randomised dataset and its confounders
 
 SETTINGS = config["simulation"]["settings"]
 METHODS = config["methods"]

@@ -42,6 +42,10 @@ from causalehr.studies.common import fmt, save_figure, write_values
 from causalehr.survival import rmst_difference
 
 NOTEBOOK = "notebooks/case_study.ipynb"
+# the built-in datasets: covariates and whether treatment was randomised
+BUILTIN = {"gbsg2": {"covariates": ["age", "menostat", "tsize", "tgrade", "pnodes", "progrec", "estrec"],
+                     "randomised": False},
+           "rossi": {"covariates": ["age", "race", "wexp", "mar", "paro", "prio"], "randomised": True}}
 OUTCOME = ["treatment", "time", "event"]
 NAIVE = "naive-km"
 
@@ -145,8 +149,8 @@ def load_gbsg2(horizon: float = 1826.0) -> CaseData:
     X, y = sksurv_gbsg2()
     raw = X.assign(patient_id=np.arange(len(X)), time=y["time"], event=y["cens"],
                    tgrade=X["tgrade"].astype(str).astype(pd.CategoricalDtype(["I", "II", "III"], ordered=True)))
-    return _case("gbsg2", raw, ["age", "menostat", "tsize", "tgrade", "pnodes", "progrec", "estrec"],
-                 "horTh", "time", "event", horizon, "days", False,
+    return _case("gbsg2", raw, BUILTIN["gbsg2"]["covariates"], "horTh", "time", "event", horizon, "days",
+                 BUILTIN["gbsg2"]["randomised"],
                  "German Breast Cancer Study Group 2: hormonal therapy and recurrence-free survival", treated="yes")
 
 
@@ -158,11 +162,36 @@ def load_rossi(horizon: float = 50.0) -> CaseData:
     from lifelines.datasets import load_rossi as lifelines_rossi
 
     raw = lifelines_rossi().assign(patient_id=lambda d: np.arange(len(d)))  # 45 rows repeat others: distinct men
-    return _case("rossi", raw, ["age", "race", "wexp", "mar", "paro", "prio"], "fin", "week", "arrest",
-                 horizon, "weeks", True, "Rossi et al. (1980): financial aid after release and time to re-arrest")
+    return _case("rossi", raw, BUILTIN["rossi"]["covariates"], "fin", "week", "arrest",
+                 horizon, "weeks", BUILTIN["rossi"]["randomised"],
+                 "Rossi et al. (1980): financial aid after release and time to re-arrest")
 
 
 DATASETS = {"gbsg2": load_gbsg2, "rossi": load_rossi}
+
+
+def check_casestudy_config(casestudy: Mapping) -> None:
+    """Check the config's ``casestudy`` section before any job: every dataset is built-in or has a ``path``;
+    the yardstick's dataset is one of them, randomised (built-in rossi or ``randomised: true``), and its
+    confounders are among its covariates. Raises ValueError naming the key."""
+    datasets = casestudy["datasets"]
+    for name, spec in datasets.items():
+        if "path" not in spec and name not in BUILTIN:
+            raise ValueError(f"casestudy.datasets.{name}: not a built-in dataset ({sorted(BUILTIN)}) and no `path` "
+                             "to a data file")
+    yard = casestudy["yardstick"]
+    name = yard["dataset"]
+    if name not in datasets:
+        raise ValueError(f"casestudy.yardstick.dataset: {name!r} is not among casestudy.datasets {sorted(datasets)}")
+    spec = datasets[name]
+    randomised = spec.get("randomised", False) if "path" in spec else BUILTIN[name]["randomised"]
+    if not randomised:
+        raise ValueError(f"casestudy.yardstick.dataset: {name!r} is not a randomised trial; the yardstick needs one "
+                         f"(set `randomised: true` under casestudy.datasets.{name} if it is)")
+    covariates = spec["covariates"] if "path" in spec else BUILTIN[name]["covariates"]
+    unknown = sorted(set(yard["confounders"]) - set(covariates))
+    if unknown:
+        raise ValueError(f"casestudy.yardstick.confounders: {unknown} are not covariates of {name!r} {covariates}")
 
 
 def read_data_file(path: str | Path, encoding: str = "utf-8") -> pd.DataFrame:
@@ -339,9 +368,11 @@ def selection_probabilities(treatment, score, strength: float, keep_fraction: fl
     if not 0 <= strength < 1:
         raise ValueError(f"strength must be in [0, 1), got {strength}")
     pi = a.mean()
-    if keep_fraction * (1 + strength) > 2 * min(pi, 1 - pi):
-        raise ValueError(f"keep_fraction {keep_fraction} is too large for strength {strength} with a treated share "
-                         f"of {pi:.3f}: need keep_fraction * (1 + strength) <= {2 * min(pi, 1 - pi):.3f}")
+    limit = 2 * min(pi, 1 - pi) / keep_fraction - 1
+    if strength > limit:
+        raise ValueError(f"confounding strength {strength:g} is above the limit {limit:.3f} that keep_fraction "
+                         f"{keep_fraction:g} permits with a treated share of {pi:.3f} (keep_fraction * (1 + strength) "
+                         "<= 2 min(share, 1 - share)): lower the strength or keep_fraction")
     g = 2 * stats.norm.cdf(np.asarray(score, float)) - 1
     return np.where(a == 1, keep_fraction * (1 + strength * g) / (2 * pi),
                     keep_fraction * (1 - strength * g) / (2 * (1 - pi)))
@@ -392,6 +423,8 @@ def trial_yardstick(case: CaseData, methods: dict, *, confounders: dict, strengt
     d = case.data
     trial = rmst_difference(d["time"], d["event"], d["treatment"], case.horizon, alpha)
     score = risk_score(d, confounders)
+    for s in strengths:  # every strength within the limit, before any fit
+        selection_probabilities(d["treatment"], score, s, keep_fraction)
     seqs = np.random.SeedSequence(seed).spawn(len(strengths) * n_subsamples)
     jobs = [(s, r) for s in strengths for r in range(n_subsamples)]
     parts = Parallel(n_jobs=n_jobs)(delayed(_one_subsample)(case, methods, score, s, keep_fraction, q, alpha)
