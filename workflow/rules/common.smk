@@ -64,8 +64,18 @@ PAPERMILL = (
 def case_parameters(output, dataset, part, seed_key):
     """Notebook parameters shared by both parts: the dataset (built-in, or a user file with its columns)."""
     spec = config["casestudy"]["datasets"][dataset]
-    keys = ("covariates", "treatment", "time", "event", "time_unit", "id", "categorical", "treated", "encoding",
-            "randomised")
+    keys = (
+        "covariates",
+        "treatment",
+        "time",
+        "event",
+        "time_unit",
+        "id",
+        "categorical",
+        "treated",
+        "encoding",
+        "randomised",
+    )
     columns = {k: spec[k] for k in keys if k in spec}
     return dict(
         output=output,

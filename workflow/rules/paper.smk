@@ -14,7 +14,6 @@ def paper_input(kind):
     return files
 
 
-
 rule paper:
     """Render the manuscript and the thesis from paper/ and the results it reads (quarto if installed, else pandoc + typst)."""
     input:
