@@ -96,3 +96,18 @@ def case_parameters(output, dataset, part, seed_key):
 def case_data_file(wildcards):
     path = config["casestudy"]["datasets"][wildcards.dataset].get("path")
     return [path] if path else []
+
+
+# Paper (paper.smk)
+PAPER_INPUTS = paper_inputs(config)  # figures, tables and values of the stages the config runs
+
+
+def paper_input(kind):
+    """An input function of the paper rule: stops when the DAG needs the paper (before any job) if the paper
+    quotes case-study results the config does not produce (causalehr.workflow.check_paper_config)."""
+
+    def files(wildcards):
+        check_paper_config(config)
+        return PAPER_INPUTS[kind]
+
+    return files

@@ -1,18 +1,5 @@
 import glob
 
-PAPER_INPUTS = paper_inputs(config)  # figures, tables and values of the stages the config runs
-
-
-def paper_input(kind):
-    """An input function of the paper rule: stops when the DAG needs the paper (before any job) if the paper
-    quotes case-study results the config does not produce (causalehr.workflow.check_paper_config)."""
-
-    def files(wildcards):
-        check_paper_config(config)
-        return PAPER_INPUTS[kind]
-
-    return files
-
 
 rule paper:
     """Render the manuscript and the thesis from paper/ and the results it reads (quarto if installed, else pandoc + typst)."""
