@@ -64,10 +64,12 @@ def test_discrete_times_with_events_at_zero():
     np.testing.assert_allclose(pred, poisson.sf([0, 1, 2], lam[:, None]).mean(axis=0), atol=0.02)
 
 
-def test_no_events_error_and_survival_one_without_events():
+def test_survival_one_without_events():
     X, t, _, _ = exponential_data(300, 1)
-    with pytest.raises(ValueError, match=r"no events at or before the horizon 1: cannot fit a hazard model"):
-        DiscreteTimeHazard(horizon=1.0).fit(X, t, np.zeros(300, dtype=int))
+    # events only after the horizon (issue 20, item 9): hazard 0, S == 1 up to and beyond the horizon
+    late = DiscreteTimeHazard(horizon=1.0).fit(X, np.where(t > 1, t, 1.5), (t > 1).astype(int))
+    assert late.classifier_ is None
+    assert np.all(late.predict_survival(X[:5], [0.0, 0.5, 1.0, 2.0]) == 1.0)
     # censoring model of a cohort without censoring: 1 - event has no events -> G == 1 exactly
     a = np.arange(300) % 2
     cens = ArmSurvival(DiscreteTimeHazard(horizon=1.0)).fit(X, a, t, np.zeros(300, dtype=int))
@@ -145,10 +147,12 @@ def test_propensity_calibration_and_positivity_warning():
         assert abs(p.mean() - a.mean()) < 0.02
     with pytest.raises(ValueError, match=r"calibrate must be None, 'sigmoid' or 'isotonic', got 'beta'"):
         make_propensity(None, "beta")
-    with pytest.warns(PositivityWarning, match=r"below 0.05 for 2 patients \(smallest 0.01\)"):
+    with pytest.warns(PositivityWarning, match=r"below 0.05 for fewer than 10 patients \(smallest 0.01\)"):
         positivity_report(np.array([0.01, 0.04, 0.5]), np.array([0.5, 0.5, 0.5]), 2.0)
-    with pytest.warns(PositivityWarning, match=r"propensity score outside \[0.02, 0.98\] for 1 patients "
-                                               r"\(range 0.01 to 0.5\)"):
+    with pytest.warns(PositivityWarning, match=r"below 0.05 for 2 patients \(smallest 0.01\)"):
+        positivity_report(np.array([0.01, 0.04, 0.5]), np.array([0.5, 0.5, 0.5]), 2.0, min_count=2)
+    with pytest.warns(PositivityWarning, match=r"propensity score outside \[0.02, 0.98\] for fewer than 10 "
+                                               r"patients \(range 0.01 to 0.5\)"):
         rep = positivity_report(np.ones(3), np.array([0.01, 0.5, 0.5]), 2.0)
     assert rep["n_propensity_outside"] == 1 and rep["n_censoring_survival_below"] == 0
 

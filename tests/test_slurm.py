@@ -35,7 +35,7 @@ def test_slurm_profile_gives_the_same_results_as_the_local_run(local_slurm, tmp_
     run = snakemake(local, *TARGETS, "--cores", "2", "--configfile", tiny_sweep(local))
     assert run.returncode == 0, run.output[-3000:]
     run = snakemake(
-        cluster, *TARGETS, "--profile", "workflow/profiles/slurm", "--slurm-status-command", "squeue",
+        cluster, *TARGETS, "--profile", "profiles/slurm", "--slurm-status-command", "squeue",
         "--slurm-init-seconds-before-status-checks", "1", "--configfile", tiny_sweep(cluster),
     )
     assert run.returncode == 0, run.output[-3000:]

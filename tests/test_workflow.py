@@ -5,6 +5,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from test_privacy import check_published_tables
 from workflow_helpers import ROOT, project_copy, snakemake
 
 
@@ -54,6 +55,50 @@ def test_dry_run_of_the_default_config_plans_every_stage(project):
         assert f"rule {rule}:" in run.output
 
 
+def test_default_profile_applies(project):
+    run = snakemake(project, "-n", "--configfile", "config/quick.yaml")
+    assert run.returncode == 0, run.output
+    assert "Using workflow specific profile profiles/default for setting default command line arguments." in run.output
+
+
+def test_threads_from_the_config_reach_the_notebooks(project):
+    path = write_config(project, "threads.yaml", lambda c: c.update(threads={"estimate": 2, "casestudy": 2}))
+    run = snakemake(project, "results/casestudy/rossi/values.yml", "results/estimate/csf1/ipcw-dr/rep0/ate.parquet",
+                    "-n", "-p", "--configfile", str(path))
+    assert run.returncode == 0, run.output
+    assert run.output.count('"n_jobs": 2') == 2, run.output  # the estimate job and the case-study job
+
+
+def test_paper_quoting_absent_datasets_stops_before_any_job(project):
+    mine = {"path": "data/mine.csv", "covariates": ["age", "prio", "wexp"], "treatment": "fin", "time": "week",
+            "event": "arrest", "horizon": 50, "randomised": True}
+    path = write_config(project, "only_mine.yaml", lambda c: c["casestudy"].update(
+        datasets={"mine": mine}, yardstick={**c["casestudy"]["yardstick"], "dataset": "mine"}))
+    (project / "data").mkdir(exist_ok=True)
+    (project / "data" / "mine.csv").write_text("week,arrest,fin,age,prio,wexp\n")
+    run = snakemake(project, "-n", "--configfile", str(path))
+    assert run.returncode != 0
+    assert ("quotes case-study results this config does not produce: casestudy.datasets lacks ['gbsg2', 'rossi']; "
+            "casestudy.yardstick.dataset lacks ['rossi']") in run.output
+    assert not (project / "results").exists()
+    only = snakemake(project, "results/casestudy/mine/values.yml", "-n", "--configfile", str(path))
+    assert only.returncode == 0, only.output
+
+
+@pytest.mark.workflow
+def test_failed_notebook_shows_its_error_in_the_terminal(tmp_path):
+    project = project_copy(tmp_path)
+    (project / "data").mkdir()
+    pd.DataFrame({"week": [1, 2], "arrest": [1, 0], "fin": [0, 1], "age": [20, 30]}).to_csv(
+        project / "data" / "mine.csv", index=False)
+    mine = {"path": "data/mine.csv", "covariates": ["age"], "treatment": "fin", "time": "weeks", "event": "arrest",
+            "horizon": 50}
+    path = write_config(project, "mine.yaml", lambda c: c["casestudy"]["datasets"].update(mine=mine))
+    run = snakemake(project, "results/casestudy/mine/values.yml", "--cores", "1", "--configfile", str(path))
+    assert run.returncode != 0
+    assert "ValueError: missing column(s) ['weeks']; available columns: ['week', 'arrest', 'fin', 'age']" in run.output
+
+
 @pytest.mark.workflow
 def test_quick_config_runs_end_to_end(project):
     run = snakemake(project, "--cores", "2", "--configfile", "config/quick.yaml")
@@ -77,6 +122,9 @@ def test_quick_config_runs_end_to_end(project):
     assert f"{mse_x100:.3g}" in html
     # executed notebooks are kept as logs
     assert (results / "logs" / "estimate" / "csf1" / "ipcw-dr" / "rep0.ipynb").is_file()
+    # privacy by subtraction (issue 20, item 1): nothing small or blanked can be read back from a published table
+    found = check_published_tables(results)
+    assert len(found) >= 4 and all(v == [] for v in found.values()), found
 
 
 @pytest.mark.workflow

@@ -7,6 +7,7 @@ optional ``centre`` and ``treatment_start``.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -37,6 +38,54 @@ def _check_binary(df: pd.DataFrame, column: str) -> None:
         )
 
 
+_TRUE, _FALSE = {"1", "true"}, {"0", "false"}
+
+
+def binary_codes(values: pd.Series, column: str, role: str, level=None) -> pd.Series:
+    """0/1 codes of a treatment or event column as a user stored it, naming ``column`` (the ``role``) in errors.
+
+    Unambiguous codings are accepted: numbers 0/1, the strings "0"/"1" (as scikit-survival ships ACTG 320),
+    booleans and the strings "true"/"false" (any case). Otherwise ``level`` names the value coded 1 (e.g. the
+    treated level "tamoxifen"); the column must then have exactly two values, ``level`` among them.
+    """
+    n_missing = int(values.isna().sum())
+    if n_missing:
+        raise ValueError(f"{role} column '{column}' has {n_missing} missing values; every patient needs one")
+    seen = sorted(pd.unique(values.astype(str)))
+    if level is not None:
+        if str(level) not in seen or len(seen) != 2:
+            raise ValueError(f"{role} column '{column}': the level coded 1 ({level!r}) must be one of exactly two "
+                             f"values; the column has {len(seen)} values (e.g. {', '.join(seen[:5])})")
+        return (values.astype(str) == str(level)).astype(int)
+    if pd.api.types.is_bool_dtype(values):
+        return values.astype(int)
+    if pd.api.types.is_numeric_dtype(values) and values.isin([0, 1]).all():
+        return values.astype(int)
+    text = values.astype(str).str.strip().str.lower()
+    if not pd.api.types.is_numeric_dtype(values) and text.isin(_TRUE | _FALSE).all():
+        return text.isin(_TRUE).astype(int)
+    key = "treated" if role == "treatment" else f"{role}_level"
+    raise ValueError(f"{role} column '{column}' must be coded 0/1 (numbers, strings or booleans); it has "
+                     f"{len(seen)} values (e.g. {', '.join(seen[:5])}): declare the value coded 1 with `{key}`")
+
+
+def check_duplicates(df: pd.DataFrame, id: str | None = None) -> None:
+    """One row per patient: with an identifier column ``id``, duplicated identifiers are an error naming a few;
+    without one, fully duplicated rows (same value in every column) get a warning with their count."""
+    if id is not None:
+        dup = df[id][df[id].duplicated()]
+        if len(dup):
+            examples = ", ".join(str(v) for v in pd.unique(dup)[:3])
+            raise ValueError(f"identifier column '{id}' has {len(dup)} duplicated values (e.g. {examples}); "
+                             "one row per patient is expected")
+        return
+    n_dup = int(df.duplicated().sum())
+    if n_dup:
+        warnings.warn(f"{n_dup} rows repeat an earlier row in every column: if they are the same patients twice, "
+                      "drop them, or name the patient identifier column (`id`) so that duplicates are caught",
+                      UserWarning, stacklevel=2)
+
+
 def validate_cohort(
     df: pd.DataFrame,
     covariates: Sequence[str],
@@ -45,12 +94,14 @@ def validate_cohort(
     time: str = "time",
     event: str = "event",
     allow_nan_covariates: bool = True,
+    id: str | None = None,
 ) -> None:
     """Check that ``df`` is a usable cohort table; raise ValueError naming the column and offending rows.
 
     Checks: the columns exist; covariates are numeric (NaN allowed only if ``allow_nan_covariates``,
     infinite values never); ``time`` is numeric, observed and >= 0 (0 occurs in discrete-time settings);
-    ``event`` and ``treatment`` take only the values 0/1; there is at least one event.
+    ``event`` and ``treatment`` take only the values 0/1; there is at least one event; one row per patient
+    (:func:`check_duplicates` with the identifier column ``id``, or a warning on fully duplicated rows).
     Written with pandas rather than a pandera schema so that each message names the column, the number of
     offending rows and what was expected, in one sentence.
     """
@@ -58,7 +109,7 @@ def validate_cohort(
         raise ValueError(f"cohort must be a pandas DataFrame, got {type(df).__name__}")
     if isinstance(covariates, str):
         raise ValueError(f"covariates must be a list of column names, got the string {covariates!r}")
-    required = [*covariates, treatment, time, event]
+    required = [*covariates, treatment, time, event, *([id] if id is not None else [])]
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise ValueError(f"missing column(s) {missing}; available columns: {list(df.columns)}")
@@ -95,6 +146,7 @@ def validate_cohort(
     _check_binary(df, treatment)
     if not (df[event] == 1).any():
         raise ValueError(f"column '{event}' has no events (all {len(df)} rows are 0); at least one event is needed")
+    check_duplicates(df, id)
 
 
 def data_dictionary(

@@ -74,7 +74,7 @@ LEARNERS: dict[str, dict] = {
 }
 # options of CensoredCATE a specification may set besides the model names (not: estimand, horizon, random_state,
 # which the study sets)
-_SET_BY_STUDY = ("estimand", "horizon", "random_state")
+_SET_BY_STUDY = ("estimand", "horizon", "random_state", "n_jobs")
 SPEC_OPTIONS = tuple(p for p in inspect.signature(CensoredCATE).parameters
                      if p not in _SET_BY_STUDY and p not in MODEL_KEYS and p != "method")
 
@@ -97,13 +97,14 @@ def check_method_spec(spec: Mapping, where: str = "method") -> None:
             raise ValueError(f"{where}: unknown {key} {spec[key]!r}; known: {sorted(registry)}")
 
 
-def make_estimator(spec: Mapping, estimand: str, horizon: float, random_state: int) -> CensoredCATE:
+def make_estimator(spec: Mapping, estimand: str, horizon: float, random_state: int, n_jobs: int | None = None
+                   ) -> CensoredCATE:
     """A :class:`causalehr.cate.CensoredCATE` from a method specification (see :func:`check_method_spec`):
-    model names are replaced by fresh models seeded with ``random_state``."""
+    model names are replaced by fresh models seeded with ``random_state``; ``n_jobs``: its workers (threads)."""
     check_method_spec(spec)
     kwargs = {key: MODEL_KEYS[key][value](random_state) if key in MODEL_KEYS else value
               for key, value in spec.items()}
-    return CensoredCATE(estimand=estimand, horizon=horizon, random_state=random_state, **kwargs)
+    return CensoredCATE(estimand=estimand, horizon=horizon, random_state=random_state, n_jobs=n_jobs, **kwargs)
 
 
 def _check_simulator(name: str, params: Mapping, where: str) -> None:

@@ -123,6 +123,46 @@ def paper_inputs(config: Mapping) -> dict[str, list[str]]:
     return out
 
 
+# what the paper's text quotes from the case study: {{< var casestudy_<dataset>.ate.<method>... >}},
+# _generated/yardstick_<dataset>.png, {{< var yardstick.strength.s<strength>.<method>... >}}
+_QUOTES = {
+    "datasets": re.compile(r"casestudy_([A-Za-z0-9-]+)[._]"),
+    "methods": re.compile(r"casestudy_[A-Za-z0-9-]+\.(?:ate|autoc)\.([A-Za-z0-9_-]+)\."),
+    "yardstick_dataset": re.compile(r"yardstick_([A-Za-z0-9-]+)\."),
+    "yardstick_methods": re.compile(r"yardstick\.strength\.s[0-9_]+\.([A-Za-z0-9_-]+)\."),
+    "strengths": re.compile(r"yardstick\.strength\.s([0-9]+(?:_[0-9]+)?)\."),
+}
+
+
+def paper_quotes(paper_dir: str | Path = "paper") -> dict[str, set[str]]:
+    """Case-study datasets, methods, yardstick dataset, methods and strengths that the paper's sources quote."""
+    text = "\n".join(p.read_text() for p in sorted(Path(paper_dir).rglob("*.qmd")))
+    found = {key: set(pattern.findall(text)) for key, pattern in _QUOTES.items()}
+    found["strengths"] = {s.replace("_", ".") for s in found["strengths"]}
+    for key in ("methods", "yardstick_methods"):
+        found[key] -= {"naive-km"}  # added by the study itself
+    return found
+
+
+def check_paper_config(config: Mapping, paper_dir: str | Path = "paper") -> None:
+    """Stop before any job when the paper quotes case-study results that the config does not produce (e.g. a
+    config whose datasets are only the user's own), naming what is missing and how to build only the rest."""
+    quotes = paper_quotes(paper_dir)
+    case = config["casestudy"]
+    given = {"datasets": set(case["datasets"]), "methods": set(case["methods"]),
+             "yardstick_dataset": {case["yardstick"]["dataset"]}, "yardstick_methods": set(case["yardstick"]["methods"]),
+             "strengths": {f"{s:g}" for s in case["yardstick"]["strengths"]}}
+    keys = {"datasets": "casestudy.datasets", "methods": "casestudy.methods",
+            "yardstick_dataset": "casestudy.yardstick.dataset", "yardstick_methods": "casestudy.yardstick.methods",
+            "strengths": "casestudy.yardstick.strengths"}
+    missing = [f"{keys[k]} lacks {sorted(quotes[k] - given[k])}" for k in keys if quotes[k] - given[k]]
+    if missing:
+        targets = " ".join(f"results/casestudy/{d}/values.yml" for d in sorted(given["datasets"]))
+        raise ValueError(f"the paper ({paper_dir}/) quotes case-study results this config does not produce: "
+                         f"{'; '.join(missing)}. Add them to the config, or build only your outputs: "
+                         f"snakemake --cores all {targets}")
+
+
 def project_root(start: str | Path | None = None) -> Path:
     """The folder holding the Snakefile, searched upwards from ``start`` (default: the working directory).
 

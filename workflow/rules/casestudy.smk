@@ -23,8 +23,11 @@ rule casestudy:
         "results/benchmarks/casestudy/{dataset}.tsv"
     conda:
         "../../environment.yml"
+    threads: rule_threads("casestudy")
     params:
-        parameters=lambda wc, output: notebook_params(**case_parameters(output, wc.dataset, "analysis", "casestudy")),
+        parameters=lambda wc, output, threads: notebook_params(
+            **case_parameters(output, wc.dataset, "analysis", "casestudy"), n_jobs=threads
+        ),
     shell:
         PAPERMILL
 
@@ -43,7 +46,7 @@ rule casestudy_yardstick:
         "results/benchmarks/casestudy/yardstick_{dataset}.tsv"
     conda:
         "../../environment.yml"
-    threads: 2
+    threads: rule_threads("casestudy_yardstick", 2)
     params:
         parameters=lambda wc, output, threads: notebook_params(
             **case_parameters(output, wc.dataset, "yardstick", "yardstick"),

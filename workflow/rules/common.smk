@@ -3,9 +3,11 @@
 import json
 
 from causalehr.registry import check_config
-from causalehr.workflow import STAGES, ensure_kernel, job_seed, paper_inputs, stage_outputs
+from causalehr.studies.casestudy import check_casestudy_config
+from causalehr.workflow import STAGES, check_paper_config, ensure_kernel, job_seed, paper_inputs, stage_outputs
 
 check_config(config)  # names the schema cannot check (methods, models, simulators), before any work
+check_casestudy_config(config["casestudy"])  # datasets, the yardstick's randomised dataset and its confounders
 
 SETTINGS = config["simulation"]["settings"]
 METHODS = config["methods"]
@@ -38,6 +40,11 @@ def stage_rule_outputs(stage):
     return outputs
 
 
+def rule_threads(rule, default=1):
+    """Threads of one job of ``rule``: the config's `threads` key, else ``default``."""
+    return config.get("threads", {}).get(rule, default)
+
+
 def notebook_params(output=None, **params):
     """Parameters for papermill as one JSON string (papermill reads it as YAML; quote it with :q in shell); the
     rule's outputs go to the notebook as the one parameter `outputs` (name -> path)."""
@@ -57,7 +64,19 @@ PAPERMILL = (
 def case_parameters(output, dataset, part, seed_key):
     """Notebook parameters shared by both parts: the dataset (built-in, or a user file with its columns)."""
     spec = config["casestudy"]["datasets"][dataset]
-    columns = {k: spec[k] for k in ("covariates", "treatment", "time", "event", "time_unit") if k in spec}
+    keys = (
+        "covariates",
+        "treatment",
+        "time",
+        "event",
+        "time_unit",
+        "id",
+        "categorical",
+        "treated",
+        "encoding",
+        "randomised",
+    )
+    columns = {k: spec[k] for k in keys if k in spec}
     return dict(
         output=output,
         dataset=dataset,
@@ -77,3 +96,18 @@ def case_parameters(output, dataset, part, seed_key):
 def case_data_file(wildcards):
     path = config["casestudy"]["datasets"][wildcards.dataset].get("path")
     return [path] if path else []
+
+
+# Paper (paper.smk)
+PAPER_INPUTS = paper_inputs(config)  # figures, tables and values of the stages the config runs
+
+
+def paper_input(kind):
+    """An input function of the paper rule: stops when the DAG needs the paper (before any job) if the paper
+    quotes case-study results the config does not produce (causalehr.workflow.check_paper_config)."""
+
+    def files(wildcards):
+        check_paper_config(config)
+        return PAPER_INPUTS[kind]
+
+    return files

@@ -12,8 +12,9 @@ rule estimate:
         "results/benchmarks/estimate/{setting}/{method}/rep{rep}.tsv"
     conda:
         "../../environment.yml"
+    threads: rule_threads("estimate")
     params:
-        parameters=lambda wc, input, output: notebook_params(
+        parameters=lambda wc, input, output, threads: notebook_params(
             output,
             train_dir=input.train,
             test_dir=input.test,
@@ -23,6 +24,7 @@ rule estimate:
             method_spec=METHODS[wc.method],
             estimands=config["estimands"],
             seed=job_seed(config["seed"], "estimate", wc.setting, wc.method, wc.rep),
+            n_jobs=threads,
         ),
     shell:
         PAPERMILL

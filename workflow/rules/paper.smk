@@ -1,15 +1,13 @@
 import glob
 
-PAPER_INPUTS = paper_inputs(config)  # figures, tables and values of the stages the config runs
-
 
 rule paper:
     """Render the manuscript and the thesis from paper/ and the results it reads (quarto if installed, else pandoc + typst)."""
     input:
         sources=["paper/manuscript.qmd", "paper/_quarto-thesis.yml", "paper/references.bib"],
         sections=glob.glob("paper/sections/*.qmd") + glob.glob("paper/thesis-*.qmd"),
-        figures_tables=PAPER_INPUTS["figures_tables"],
-        values=PAPER_INPUTS["values"],
+        figures_tables=paper_input("figures_tables"),
+        values=paper_input("values"),
     output:
         expand("results/paper/{document}.{fmt}", document=["manuscript", "thesis"], fmt=config["paper"]["formats"]),
     log:

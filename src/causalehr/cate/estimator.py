@@ -1,6 +1,7 @@
 """Censoring-adjusted CATE learners for the RMST and survival-probability differences (strategy 1)."""
 
 import copy
+import warnings
 from collections.abc import Callable
 from functools import partial
 from typing import NamedTuple
@@ -179,6 +180,9 @@ class CensoredCATE(BaseEstimator):
         PositivityWarning when G(t- | x, a) before tau is below it for some patients.
     propensity_bounds : tuple of float, default=(0.02, 0.98)
         PositivityWarning when a propensity score is outside.
+    n_jobs : int, default=None
+        joblib workers of the default causal forest (None: one, not econml's every core, so that a workflow job
+        uses the threads it was given).
 
     Attributes
     ----------
@@ -253,7 +257,7 @@ class CensoredCATE(BaseEstimator):
     def __init__(self, estimand="rmst", horizon=None, method="aipcw-dr", event_model=None, censoring_model=None,
                  propensity_model=None, cate_model=None, n_folds=5, random_state=None, *, n_grid=50,
                  treatment_as_feature=False, calibrate_propensity=None, min_censoring_survival=0.05,
-                 propensity_bounds=(0.02, 0.98)):
+                 propensity_bounds=(0.02, 0.98), n_jobs=None):
         self.estimand = estimand
         self.horizon = horizon
         self.method = method
@@ -268,6 +272,7 @@ class CensoredCATE(BaseEstimator):
         self.calibrate_propensity = calibrate_propensity
         self.min_censoring_survival = min_censoring_survival
         self.propensity_bounds = propensity_bounds
+        self.n_jobs = n_jobs
 
     # ---------------------------------------------------------------- nuisances
     def _seeded(self, model):
@@ -294,7 +299,7 @@ class CensoredCATE(BaseEstimator):
             from econml.grf import CausalForest
             # grf's defaults (2000 trees on half-samples, gradient splitting) with leaves of 20
             return CausalForest(n_estimators=2000, criterion="het", min_samples_leaf=20, max_samples=0.5,
-                                random_state=self.random_state)
+                                random_state=self.random_state, n_jobs=self.n_jobs)
         if self.cate_model is None:
             # pseudo-outcomes are noisy: small trees, slow learning, early stopping on a validation split
             return HistGradientBoostingRegressor(max_iter=300, learning_rate=0.02, max_leaf_nodes=4,
@@ -342,6 +347,10 @@ class CensoredCATE(BaseEstimator):
                                  f"arm {arm}")
         if not ((event == 1) & (time <= tau)).any():
             raise ValueError(f"no events at or before the horizon {tau:g}")
+        for arm in (0, 1):
+            if not ((event[a == arm] == 1) & (time[a == arm] <= tau)).any():
+                warnings.warn(f"treatment arm {arm} has no events at or before the horizon {tau:g}: its survival up "
+                              "to the horizon is estimated as 1 (as Kaplan-Meier gives)", UserWarning, stacklevel=3)
         return tau
 
     def _folds(self, X, a, event, groups):

@@ -19,7 +19,9 @@ class DiscreteTimeHazard(BaseEstimator):
     classifier's probability is the hazard h_k(x); S at bin ends is the cumulative product of (1 - h_k), and
     between bin ends the hazard is spread at a constant rate (exponential interpolation), so S(0) = 1 unless
     events occur at time 0. Beyond the horizon S is held at S(horizon). A patient whose time falls in a bin is at
-    risk for the whole bin (ties within a bin: events and censorings of the bin share its risk set).
+    risk for the whole bin (ties within a bin: events and censorings of the bin share its risk set). Without any
+    event up to the horizon the hazard estimate is 0 and S == 1 up to the horizon, as Kaplan-Meier gives (no
+    classifier is fitted: ``classifier_`` is None).
 
     Written here (no library offers a vectorised person-period learner for 10^6 patients); the model is the
     discrete-time survival model of Cox (1972) and Singer & Willett (1993).
@@ -92,8 +94,11 @@ class DiscreteTimeHazard(BaseEstimator):
         time, event = check_survival_outcome(time, event, len(X))
         horizon = float(time.max()) if self.horizon is None else float(self.horizon)
         is_event = (event == 1) & (time <= horizon)
+        self.horizon_ = horizon
+        self.n_features_in_ = X.shape[1]
         if not is_event.any():
-            raise ValueError(f"no events at or before the horizon {horizon:g}: cannot fit a hazard model")
+            self.bin_edges_, self.classifier_ = np.array([0.0, horizon]), None
+            return self
         cuts = np.unique(time[is_event])
         if len(cuts) > self.n_bins:
             cuts = np.quantile(time[is_event], np.linspace(0, 1, self.n_bins + 1)[1:])
@@ -101,7 +106,6 @@ class DiscreteTimeHazard(BaseEstimator):
         if (time[is_event] == 0).any():  # events at time 0 (discrete times): a bin (-1, 0] for them
             edges = np.concatenate([[-1.0], edges])
         self.bin_edges_ = edges
-        self.horizon_ = horizon
         last = np.searchsorted(edges[1:], np.minimum(time, horizon), side="left")  # bin of each patient
         counts = last + 1
         rows = np.repeat(np.arange(len(X)), counts)
@@ -114,7 +118,6 @@ class DiscreteTimeHazard(BaseEstimator):
         ypp[starts + last] = is_event
         self.n_person_periods_ = len(rows)
         self.classifier_ = clf.fit(Xpp, ypp)
-        self.n_features_in_ = X.shape[1]
         return self
 
     def _mid(self):
@@ -124,6 +127,8 @@ class DiscreteTimeHazard(BaseEstimator):
         """Discrete hazard of each bin, shape (n, n_bins_)."""
         X = check_predict_covariates(self, X, allow_nan=allows_nan(self))
         n, k = len(X), len(self.bin_edges_) - 1
+        if self.classifier_ is None:
+            return np.zeros((n, k))
         mid = self._mid().astype(np.float32)
         out = np.empty((n, k))
         step = max(1, _CHUNK_ROWS // k)

@@ -58,8 +58,15 @@ def make_propensity(classifier=None, calibrate=None):
     return CalibratedClassifierCV(clf, method=calibrate, cv=3)
 
 
-def positivity_report(g_min, propensity, horizon, *, min_censoring_survival=0.05, propensity_bounds=(0.02, 0.98)):
-    """Summarise positivity and warn (PositivityWarning) naming the values under the thresholds.
+def _patients(count, min_count):
+    """"k patients", or "fewer than min_count patients" for a small group (warnings end up in kept logs)."""
+    return f"{count} patients" if count >= min_count else f"fewer than {min_count} patients"
+
+
+def positivity_report(g_min, propensity, horizon, *, min_censoring_survival=0.05, propensity_bounds=(0.02, 0.98),
+                      min_count=10):
+    """Summarise positivity and warn (PositivityWarning) naming the values under the thresholds; a count of
+    patients below ``min_count`` is written "fewer than ``min_count``" (privacy of the executed notebooks).
 
     ``g_min``: per patient, smallest G(t- | x, a) before the horizon (own arm); ``propensity``: e(x).
     Returns a dict with the minima, ranges and counts.
@@ -71,11 +78,11 @@ def positivity_report(g_min, propensity, horizon, *, min_censoring_survival=0.05
     if n_low_g:
         warnings.warn(
             f"censoring survival G(t-|x,a) before horizon {horizon:g} is below {min_censoring_survival:g} for "
-            f"{n_low_g} patients (smallest {g_min.min():.4g}): IPCW weights are large",
+            f"{_patients(n_low_g, min_count)} (smallest {g_min.min():.4g}): IPCW weights are large",
             PositivityWarning, stacklevel=3)
     if n_bad_e:
         warnings.warn(
-            f"propensity score outside [{lo:g}, {hi:g}] for {n_bad_e} patients "
+            f"propensity score outside [{lo:g}, {hi:g}] for {_patients(n_bad_e, min_count)} "
             f"(range {e.min():.4g} to {e.max():.4g})", PositivityWarning, stacklevel=3)
     return {"min_censoring_survival": float(g_min.min()), "n_censoring_survival_below": n_low_g,
             "propensity_min": float(e.min()), "propensity_max": float(e.max()),

@@ -175,6 +175,7 @@ class SurvivalBoostSurvival(BaseEstimator):
 
 class LifelinesCoxSurvival(BaseEstimator):
     """lifelines ``CoxPHFitter``: proportional hazards (Cox 1972) with the Breslow baseline and Efron's ties.
+    Columns constant in the fitted data are left out (their coefficient is not identified).
 
     lifelines interpolates the cumulative hazard linearly between observed times; before the first observed
     time t_1 it is taken linear from 0 at time 0, S(t | x) = S(t_1 | x) ** (t / t_1), so that S(0) = 1
@@ -188,7 +189,9 @@ class LifelinesCoxSurvival(BaseEstimator):
     Attributes
     ----------
     estimator_ : lifelines.CoxPHFitter
-        The fitted model (covariates named x0, x1, ...).
+        The fitted model (covariates named x0, x1, ... by their position in X).
+    varying_ : ndarray of bool
+        The columns of X that vary in the fitted data (the others are left out).
     n_features_in_ : int
         Number of covariates.
 
@@ -217,8 +220,12 @@ class LifelinesCoxSurvival(BaseEstimator):
         from lifelines import CoxPHFitter
 
         X, time, event = _check_fit_input(X, time, event, allow_nan=False)
-        df = pd.DataFrame(X, columns=[f"x{j}" for j in range(X.shape[1])]).assign(_time=time, _event=event)
-        self.estimator_ = CoxPHFitter(penalizer=self.penalizer).fit(df, "_time", "_event")
+        # a column constant in these data (a rare category absent from a cross-fitting fold) has no coefficient:
+        # lifelines would divide by its zero standard deviation ("delta contains nan")
+        self.varying_ = np.ptp(X, axis=0) > 0
+        df = pd.DataFrame(X[:, self.varying_], columns=[f"x{j}" for j in np.flatnonzero(self.varying_)])
+        self.estimator_ = CoxPHFitter(penalizer=self.penalizer).fit(df.assign(_time=time, _event=event), "_time",
+                                                                    "_event")
         self.n_features_in_ = X.shape[1]
         return self
 
@@ -227,7 +234,7 @@ class LifelinesCoxSurvival(BaseEstimator):
         X = check_predict_covariates(self, X, allow_nan=False)
         times = np.asarray(times, dtype=float)
         first = self.estimator_.baseline_cumulative_hazard_.index[0]
-        df = pd.DataFrame(X, columns=[f"x{j}" for j in range(X.shape[1])])
+        df = pd.DataFrame(X[:, self.varying_], columns=[f"x{j}" for j in np.flatnonzero(self.varying_)])
         surv = self.estimator_.predict_survival_function(df, times=np.maximum(times, first)).to_numpy().T
         early = times < first
         surv[:, early] = surv[:, early] ** (times[early] / first)

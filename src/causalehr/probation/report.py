@@ -115,8 +115,10 @@ def _ppi_tables(data, spec, covariates, horizon, n_labelled, n_boot, alpha, seed
 def _suppress(name, table, min_cell):
     if table.empty:
         return table
-    if name in ("agreement",):
-        return suppress_small_cells(table, n_col="n", count_cols=("count",), min_cell=min_cell)
+    if name == "agreement":  # strata of each `by` add up to the overall row
+        return suppress_small_cells(table, n_col="n", count_cols=("count",), min_cell=min_cell,
+                                    margins=({"within": ("source", "variable", "metric"), "by": "by",
+                                              "total": "overall"},))
     if name == "quality":
         return suppress_small_cells(table, n_col="num_denominator", count_cols=("num_violated",),
                                     min_cell=min_cell, keep=("threshold",))

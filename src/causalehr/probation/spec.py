@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import re2
 
 TYPES = ("binary", "categorical", "date", "numeric", "text")
 SPEC_OPTIONAL = ("allowed", "min", "max", "format", "unit", "date_format")
@@ -51,6 +52,8 @@ def validate_spec(spec: pd.DataFrame) -> pd.DataFrame:
     for col in ("variable", "type"):
         if col not in spec.columns:
             raise ValueError(f"specification: missing column '{col}'; available columns: {list(spec.columns)}")
+    if spec.empty:
+        raise ValueError("specification: no variables (the table has no rows)")
     dup = spec["variable"].duplicated()
     if dup.any():
         raise ValueError(f"specification: duplicate variable(s) {sorted(spec.loc[dup, 'variable'])}")
@@ -64,7 +67,25 @@ def validate_spec(spec: pd.DataFrame) -> pd.DataFrame:
     for col in SPEC_OPTIONAL:
         if col not in out.columns:
             out[col] = np.nan
+    for var, fmt in zip(out["variable"], out["format"]):
+        if isinstance(fmt, str) and fmt:
+            format_pattern(fmt, var)
     return out.set_index("variable", drop=False)
+
+
+def format_pattern(fmt: str, variable: str = ""):
+    """The compiled ``format`` of a variable, in RE2 syntax: a linear-time engine (Cox 2007, "Regular expression
+    matching can be simple and fast"), so that no pattern can hang a run on catastrophic backtracking; patterns
+    RE2 cannot run (backreferences, lookarounds) stop with a message naming the variable."""
+    options = re2.Options()
+    options.log_errors = False
+    try:
+        return re2.compile(fmt, options)
+    except re2.error as e:
+        detail = e.args[0].decode() if isinstance(e.args[0], bytes) else str(e)
+        raise ValueError(f"specification, variable '{variable}': format {fmt!r} is not a regular expression the "
+                         f"linear-time engine RE2 accepts ({detail}); backreferences and lookarounds are not "
+                         "supported") from None
 
 
 def allowed_values(spec_row: pd.Series) -> list[str] | None:
@@ -125,6 +146,8 @@ def validate_source(
     spec = validate_spec(spec)
     if key not in table.columns:
         raise ValueError(f"{name}: missing key column '{key}'; available columns: {list(table.columns)}")
+    if table.empty:
+        raise ValueError(f"{name}: the table has no rows; a probation needs at least one patient")
     n_missing = int(table[key].isna().sum())
     if n_missing:
         raise ValueError(f"{name}: {n_missing} row(s) with a missing key '{key}'")
@@ -201,7 +224,9 @@ def violations(values: pd.Series, spec_row: pd.Series) -> dict[str, np.ndarray]:
         out["value_set"] = present & ~values.isin(allowed).to_numpy()
     fmt = spec_row.get("format")
     if kind in ("categorical", "text") and isinstance(fmt, str) and fmt:
-        matches = values.astype("string").str.fullmatch(fmt).fillna(False).to_numpy(dtype=bool)
+        pattern = format_pattern(fmt, spec_row.get("variable", ""))
+        matches = np.array([not pd.isna(v) and pattern.fullmatch(v) is not None for v in values.astype("string")],
+                           dtype=bool)
         out["format"] = present & ~matches
     if kind in ("numeric", "date"):
         lo, hi = bounds(spec_row)

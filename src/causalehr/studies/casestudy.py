@@ -22,6 +22,7 @@ patients are blanked (causalehr.probation.suppress).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +34,7 @@ from scipy import stats
 from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
-from causalehr.data import validate_cohort
+from causalehr.data import binary_codes, validate_cohort
 from causalehr.metrics import calibration_table, calibration_test, rate, summarize_replications
 from causalehr.probation.suppress import suppress_small_cells
 from causalehr.registry import make_estimator
@@ -41,6 +42,10 @@ from causalehr.studies.common import fmt, save_figure, write_values
 from causalehr.survival import rmst_difference
 
 NOTEBOOK = "notebooks/case_study.ipynb"
+# the built-in datasets: covariates and whether treatment was randomised
+BUILTIN = {"gbsg2": {"covariates": ["age", "menostat", "tsize", "tgrade", "pnodes", "progrec", "estrec"],
+                     "randomised": False},
+           "rossi": {"covariates": ["age", "race", "wexp", "mar", "paro", "prio"], "randomised": True}}
 OUTCOME = ["treatment", "time", "event"]
 NAIVE = "naive-km"
 
@@ -60,47 +65,79 @@ class CaseData:
 
 
 # ------------------------------------------------------------------------------------------------ loading
-def encode_covariates(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+MAX_LEVELS = 50  # a text covariate with more distinct values looks like an identifier or free text
+
+
+def _levels(x: pd.Series) -> list:
+    """Distinct values, in numeric order for numbers, else in sorted text order."""
+    values = pd.unique(x)
+    return sorted(values) if pd.api.types.is_numeric_dtype(x) else sorted(str(v) for v in values)
+
+
+def encode_covariates(frame: pd.DataFrame, columns: list[str], *, categorical: Mapping | None = None,
+                      max_levels: int = MAX_LEVELS) -> pd.DataFrame:
     """Numeric covariate table from ``columns`` of ``frame`` (encoding in the module docstring).
 
-    A missing value in a categorical column is an error naming the column and the number of rows (it would
-    otherwise vanish into the all-zero indicator pattern); numeric NaN is kept.
+    ``categorical``: column -> reference level (None: the first level) for columns to encode as categories
+    even when stored as numbers (race, Karnofsky score, centre); their indicators are named
+    ``<column>_<level>``. A categorical or text column with more than ``max_levels`` distinct values stops
+    (an identifier or free text would become one indicator per patient). A missing value in a categorical
+    column is an error naming the column and the number of rows (it would otherwise vanish into the all-zero
+    indicator pattern); numeric NaN is kept.
     """
+    categorical = dict(categorical or {})
+    unknown = sorted(set(categorical) - set(columns))
+    if unknown:
+        raise ValueError(f"categorical column(s) {unknown} are not among the covariates {list(columns)}")
     out = {}
     for c in columns:
         x = frame[c]
-        if pd.api.types.is_bool_dtype(x):
+        if c not in categorical and pd.api.types.is_bool_dtype(x):
             out[c] = x.astype(int)
-        elif pd.api.types.is_numeric_dtype(x):
+        elif c not in categorical and pd.api.types.is_numeric_dtype(x):
             out[c] = x.astype(float)
         else:
             if x.isna().any():
                 raise ValueError(f"categorical covariate '{c}' has {int(x.isna().sum())} missing values; "
                                  "recode them as a level or impute them")
-            if isinstance(x.dtype, pd.CategoricalDtype) and x.dtype.ordered:
+            if c not in categorical and isinstance(x.dtype, pd.CategoricalDtype) and x.dtype.ordered:
                 out[c] = (x.cat.codes + 1).astype(float)
                 continue
-            levels = sorted(pd.unique(x.astype(str)))
+            levels = _levels(x)
+            if len(levels) > max_levels:
+                raise ValueError(f"covariate '{c}' has {len(levels)} distinct values in {len(x)} rows: it looks like "
+                                 f"an identifier or free text; a categorical covariate may have at most {max_levels} "
+                                 "levels (group its levels, or leave it out)")
+            reference = categorical.get(c)
+            if reference is not None:
+                match = [v for v in levels if str(v) == str(reference)]
+                if not match:
+                    raise ValueError(f"reference level {reference!r} of covariate '{c}' is not among its values "
+                                     f"{[str(v) for v in levels[:10]]}")
+                levels = match + [v for v in levels if str(v) != str(reference)]
+            text = x.astype(str)
             for level in levels[1:]:
-                out[f"{c}_{level}"] = (x.astype(str) == level).astype(int)
+                out[f"{c}_{level}"] = (text == str(level)).astype(int)
     return pd.DataFrame(out, index=frame.index)
 
 
-def _binary(values: pd.Series, positive) -> pd.Series:
-    return (values.astype(str) == str(positive)).astype(int)
-
-
-def _case(name, raw, covariates, treatment, time, event, horizon, time_unit, randomised, description=""):
-    """Standard-column cohort from a raw table whose treatment and event are already 0/1, checked by
-    validate_cohort; missing columns are reported before encoding (which needs them), in validate_cohort's words."""
-    missing = [c for c in [*covariates, treatment, time, event] if c not in raw.columns]
+def _case(name, raw, covariates, treatment, time, event, horizon, time_unit, randomised, description="", *,
+          id="patient_id", categorical=None, treated=None):
+    """Standard-column cohort from a raw table, checked by causalehr.data.validate_cohort under the user's column
+    names: treatment and event coded by causalehr.data.binary_codes (``treated``: the level coded 1), covariates
+    by :func:`encode_covariates`, one row per patient (``id``: identifier column, or None for a warning on fully
+    duplicated rows). Missing columns are reported before encoding (which needs them)."""
+    missing = [c for c in [*covariates, treatment, time, event, *([id] if id else [])] if c not in raw.columns]
     if missing:
         raise ValueError(f"missing column(s) {missing}; available columns: {list(raw.columns)}")
-    X = encode_covariates(raw, list(covariates))
-    data = pd.concat([pd.DataFrame({"patient_id": np.arange(len(raw))}, index=raw.index), X,
-                      pd.DataFrame({"treatment": raw[treatment], "time": raw[time], "event": raw[event]})],
-                     axis=1).reset_index(drop=True)
-    validate_cohort(data, list(X.columns))
+    X = encode_covariates(raw, list(covariates), categorical=categorical)
+    outcome = pd.DataFrame({treatment: binary_codes(raw[treatment], treatment, "treatment", treated),
+                            time: raw[time], event: binary_codes(raw[event], event, "event")}, index=raw.index)
+    checked = pd.concat([X, outcome, raw[[id]] if id else None], axis=1)
+    validate_cohort(checked, list(X.columns), treatment=treatment, time=time, event=event, id=id)
+    patient_id = raw[id] if id else pd.Series(np.arange(len(raw)), index=raw.index)
+    data = pd.concat([pd.DataFrame({"patient_id": patient_id}), X,
+                      outcome.set_axis(["treatment", "time", "event"], axis=1)], axis=1).reset_index(drop=True)
     return CaseData(name, data, list(X.columns), float(horizon), time_unit, randomised, description)
 
 
@@ -110,11 +147,11 @@ def load_gbsg2(horizon: float = 1826.0) -> CaseData:
     from sksurv.datasets import load_gbsg2 as sksurv_gbsg2
 
     X, y = sksurv_gbsg2()
-    raw = X.assign(horTh=_binary(X["horTh"], "yes"), time=y["time"], event=y["cens"].astype(int),
+    raw = X.assign(patient_id=np.arange(len(X)), time=y["time"], event=y["cens"],
                    tgrade=X["tgrade"].astype(str).astype(pd.CategoricalDtype(["I", "II", "III"], ordered=True)))
-    return _case("gbsg2", raw, ["age", "menostat", "tsize", "tgrade", "pnodes", "progrec", "estrec"],
-                 "horTh", "time", "event", horizon, "days", False,
-                 "German Breast Cancer Study Group 2: hormonal therapy and recurrence-free survival")
+    return _case("gbsg2", raw, BUILTIN["gbsg2"]["covariates"], "horTh", "time", "event", horizon, "days",
+                 BUILTIN["gbsg2"]["randomised"],
+                 "German Breast Cancer Study Group 2: hormonal therapy and recurrence-free survival", treated="yes")
 
 
 def load_rossi(horizon: float = 50.0) -> CaseData:
@@ -124,32 +161,71 @@ def load_rossi(horizon: float = 50.0) -> CaseData:
     up-weighting everyone followed to the horizon; before week 52 nobody is censored."""
     from lifelines.datasets import load_rossi as lifelines_rossi
 
-    raw = lifelines_rossi()
-    return _case("rossi", raw, ["age", "race", "wexp", "mar", "paro", "prio"], "fin", "week", "arrest",
-                 horizon, "weeks", True, "Rossi et al. (1980): financial aid after release and time to re-arrest")
+    raw = lifelines_rossi().assign(patient_id=lambda d: np.arange(len(d)))  # 45 rows repeat others: distinct men
+    return _case("rossi", raw, BUILTIN["rossi"]["covariates"], "fin", "week", "arrest",
+                 horizon, "weeks", BUILTIN["rossi"]["randomised"],
+                 "Rossi et al. (1980): financial aid after release and time to re-arrest")
 
 
 DATASETS = {"gbsg2": load_gbsg2, "rossi": load_rossi}
 
 
-def load_user_data(path, covariates, *, treatment, time, event, horizon, time_unit="", randomised=False,
-                   name=None) -> CaseData:
-    """A user's CSV or parquet file as a :class:`CaseData`: ``covariates`` (encoded as in the module
-    docstring), 0/1 ``treatment`` and ``event`` and the follow-up ``time`` column, checked by
-    causalehr.data.validate_cohort. A wrong column name stops with the list of available columns."""
+def check_casestudy_config(casestudy: Mapping) -> None:
+    """Check the config's ``casestudy`` section before any job: every dataset is built-in or has a ``path``;
+    the yardstick's dataset is one of them, randomised (built-in rossi or ``randomised: true``), and its
+    confounders are among its covariates. Raises ValueError naming the key."""
+    datasets = casestudy["datasets"]
+    for name, spec in datasets.items():
+        if "path" not in spec and name not in BUILTIN:
+            raise ValueError(f"casestudy.datasets.{name}: not a built-in dataset ({sorted(BUILTIN)}) and no `path` "
+                             "to a data file")
+    yard = casestudy["yardstick"]
+    name = yard["dataset"]
+    if name not in datasets:
+        raise ValueError(f"casestudy.yardstick.dataset: {name!r} is not among casestudy.datasets {sorted(datasets)}")
+    spec = datasets[name]
+    randomised = spec.get("randomised", False) if "path" in spec else BUILTIN[name]["randomised"]
+    if not randomised:
+        raise ValueError(f"casestudy.yardstick.dataset: {name!r} is not a randomised trial; the yardstick needs one "
+                         f"(set `randomised: true` under casestudy.datasets.{name} if it is)")
+    covariates = spec["covariates"] if "path" in spec else BUILTIN[name]["covariates"]
+    unknown = sorted(set(yard["confounders"]) - set(covariates))
+    if unknown:
+        raise ValueError(f"casestudy.yardstick.confounders: {unknown} are not covariates of {name!r} {covariates}")
+
+
+def read_data_file(path: str | Path, encoding: str = "utf-8") -> pd.DataFrame:
+    """A CSV (text in ``encoding``) or parquet file; a CSV in another encoding stops naming the file and how to
+    set its encoding."""
     path = Path(path)
-    if path.suffix.lower() == ".csv":
-        raw = pd.read_csv(path)
-    elif path.suffix.lower() in (".parquet", ".pq"):
-        raw = pd.read_parquet(path)
-    else:
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return pd.read_parquet(path)
+    if path.suffix.lower() != ".csv":
         raise ValueError(f"data file must be .csv or .parquet, got {path.name}")
-    return _case(name or path.stem, raw, covariates, treatment, time, event, horizon, time_unit, randomised)
+    try:
+        return pd.read_csv(path, encoding=encoding)
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path} is not {encoding} text (it holds the byte {e.object[e.start:e.start + 1]!r}): "
+                         "give its encoding, e.g. `encoding: latin-1` under its dataset in the config, or "
+                         "encoding=\"latin-1\" in the notebook") from None
+
+
+def load_user_data(path, covariates, *, treatment, time, event, horizon, time_unit="", randomised=False,
+                   name=None, id=None, categorical=None, treated=None, encoding="utf-8") -> CaseData:
+    """A user's CSV or parquet file as a :class:`CaseData` (see :func:`_case`): ``covariates`` (encoded as in
+    the module docstring, ``categorical``: column -> reference level), ``treatment`` and ``event`` coded 0/1 or
+    with the level ``treated`` coded 1, the follow-up ``time`` column, the patient identifier column ``id``
+    (optional), ``randomised`` (a trial: the yardstick check may run on it), the CSV's ``encoding``.
+    A wrong column name stops with the list of available columns."""
+    raw = read_data_file(path, encoding)
+    return _case(name or Path(path).stem, raw, covariates, treatment, time, event, horizon, time_unit, randomised,
+                 id=id, categorical=categorical, treated=treated)
 
 
 def load_case(dataset=None, *, path=None, horizon=None, **columns) -> CaseData:
     """A named dataset (``DATASETS``; ``horizon`` None keeps its default) or, when ``path`` is given, a user
-    file (``columns``: covariates, treatment, time, event, time_unit, randomised; see load_user_data)."""
+    file (``columns``: covariates, treatment, time, event, time_unit, randomised, id, categorical, treated,
+    encoding; see load_user_data)."""
     if path is not None:
         if horizon is None:
             raise ValueError("a user data file needs a horizon (RMST restriction time, in the unit of `time`)")
@@ -160,35 +236,40 @@ def load_case(dataset=None, *, path=None, horizon=None, **columns) -> CaseData:
 
 
 # ------------------------------------------------------------------------------------------------ estimators
-def case_estimator(spec: dict, horizon: float, seed: int):
+def case_estimator(spec: dict, horizon: float, seed: int, n_jobs: int = 1):
     """CensoredCATE for the RMST difference from a config spec (causalehr.registry.make_estimator)."""
-    return make_estimator(spec, "rmst", horizon, seed)
+    return make_estimator(spec, "rmst", horizon, seed, n_jobs)
 
 
-def _fit(case: CaseData, spec, seed, rows=None):
+def _fit(case: CaseData, spec, seed, rows=None, n_jobs=1):
     d = case.data if rows is None else case.data.iloc[rows]
-    return case_estimator(spec, case.horizon, seed).fit(d[case.covariates].to_numpy(float), *(d[c].to_numpy()
-                                                                                               for c in OUTCOME))
+    return case_estimator(spec, case.horizon, seed, n_jobs).fit(d[case.covariates].to_numpy(float),
+                                                                *(d[c].to_numpy() for c in OUTCOME))
 
 
-def cross_fitted_cate(case: CaseData, spec: dict, seed: int, n_folds: int = 5) -> np.ndarray:
+def cross_fitted_cate(case: CaseData, spec: dict, seed: int, n_folds: int = 5, n_jobs: int = 1) -> np.ndarray:
     """Out-of-fold CATE: each patient's estimate comes from the method fitted on the other folds (folds
     stratified on treatment and event), so it can be evaluated against that patient's doubly robust score."""
     d = case.data
     out = np.empty(len(d))
     folds = StratifiedKFold(n_folds, shuffle=True, random_state=seed)
     for train, test in folds.split(d, 2 * d["treatment"] + d["event"]):
-        out[test] = _fit(case, spec, seed, train).effect(d[case.covariates].to_numpy(float)[test])
+        out[test] = _fit(case, spec, seed, train, n_jobs).effect(d[case.covariates].to_numpy(float)[test])
     return out
 
 
-def effect_drivers(X: pd.DataFrame, scores, alpha: float = 0.05) -> pd.DataFrame:
+def effect_drivers(X: pd.DataFrame, scores, alpha: float = 0.05, min_cell_size: int = 10) -> pd.DataFrame:
     """Best linear projection of the CATE on the standardised covariates: OLS of the doubly robust scores on an
     intercept and (x - mean) / sd, HC3 standard errors (Semenova & Chernozhukov 2021, "Debiased machine learning
     of conditional average treatment effects and other causal functions"; grf's best_linear_projection).
     A coefficient is the change in effect per standard deviation of the covariate, the others held fixed;
-    constant covariates are left out."""
+    constant covariates are left out, and so are 0/1 indicators with fewer than ``min_cell_size`` patients at 1
+    or at 0 (the small level is merged into the reference level: its coefficient would describe a small group)."""
     X = X.loc[:, X.std(ddof=0) > 0]   # a constant covariate explains no variation of the effect
+    binary = X.isin([0, 1]).all()
+    ones = X.sum()
+    small = binary & ((ones < min_cell_size) | (len(X) - ones < min_cell_size))
+    X = X.loc[:, ~small]
     Z = (X - X.mean()) / X.std(ddof=0)
     fit = sm.OLS(np.asarray(scores, float), sm.add_constant(Z.to_numpy(float), has_constant="add")).fit(cov_type="HC3")
     z = stats.norm.ppf(1 - alpha / 2)
@@ -197,44 +278,69 @@ def effect_drivers(X: pd.DataFrame, scores, alpha: float = 0.05) -> pd.DataFrame
                          "p_value": fit.pvalues})
 
 
+def _analyse_method(case, spec, *, seed, n_folds, n_groups, n_bootstrap, alpha, min_cell_size, n_jobs):
+    """The tables of :func:`analyse_case` for one method: ATE row, calibration, test, RATE, TOC, drivers, CATE."""
+    d, n = case.data, len(case.data)
+    z = stats.norm.ppf(1 - alpha / 2)
+    model = _fit(case, spec, seed, n_jobs=n_jobs)
+    est, lo, hi = model.ate_interval(alpha)
+    scores, cate = model.scores_, cross_fitted_cate(case, spec, seed, n_folds, n_jobs)
+    r = rate(cate, scores, target="AUTOC", n_bootstrap=n_bootstrap, random_state=seed)
+    return {"ate": {"estimate": est, "lower": lo, "upper": hi, "n": n, "error": ""},
+            "calibration": calibration_table(cate, scores=scores, n_groups=n_groups, alpha=alpha),
+            "calibration_test": calibration_test(cate, scores).reset_index(),
+            "rate": {"autoc": r.estimate, "std_err": r.std_err, "lower": r.estimate - z * r.std_err,
+                     "upper": r.estimate + z * r.std_err},
+            "toc": r.toc.assign(n=np.floor(r.toc["q"] * n)),
+            "drivers": effect_drivers(d[case.covariates], scores, alpha, min_cell_size),
+            "cate_summary": {"n": n, "mean": cate.mean(), "sd": cate.std(ddof=1),
+                             **{f"q{int(q * 100)}": np.quantile(cate, q) for q in (0.1, 0.5, 0.9)},
+                             "share_benefit": float((cate > 0).mean())}}
+
+
 def analyse_case(case: CaseData, methods: dict, *, seed: int, n_folds: int = 5, n_groups: int = 5,
-                 n_bootstrap: int = 200, alpha: float = 0.05, min_cell_size: int = 10) -> dict[str, pd.DataFrame]:
+                 n_bootstrap: int = 200, alpha: float = 0.05, min_cell_size: int = 10,
+                 n_jobs: int = 1) -> dict[str, pd.DataFrame]:
     """ATE with intervals, CATE calibration (GATES groups, BLP test), RATE/AUTOC and the effect's drivers, per
     method of ``methods`` (name -> spec for :func:`case_estimator`), on the RMST difference up to the horizon.
 
     Per method: the ATE and the doubly robust scores come from the fit on all patients (cross-fitted
     nuisances, CensoredCATE.ate_interval); the CATE that is calibrated and ranked is out-of-fold
     (:func:`cross_fitted_cate`). The unadjusted Kaplan-Meier contrast is added to the ATE table as "naive-km".
+    A method that fails is recorded in the ATE table (column ``error``: the exception and its message) and
+    left out of the other tables; the other methods still run. ``n_jobs``: threads of every fit.
     Returns aggregate tables only: ``ate``, ``calibration`` (groups with fewer than ``min_cell_size`` patients
-    blanked), ``calibration_test``, ``rate`` (AUTOC with half-sample bootstrap SE), ``toc`` (points averaging
-    fewer than ``min_cell_size`` patients blanked), ``drivers``, ``cate_summary``.
+    blanked, with complementary suppression), ``calibration_test``, ``rate`` (AUTOC with half-sample bootstrap
+    SE), ``toc`` (points averaging fewer than ``min_cell_size`` patients blanked), ``drivers`` (without
+    indicators of small groups), ``cate_summary``.
     """
     d, n = case.data, len(case.data)
-    z = stats.norm.ppf(1 - alpha / 2)
     naive = rmst_difference(d["time"], d["event"], d["treatment"], case.horizon, alpha)
-    ate = [{"method": NAIVE, **{k: naive[k] for k in ("estimate", "lower", "upper")}, "n": n}]
+    ate = [{"method": NAIVE, **{k: naive[k] for k in ("estimate", "lower", "upper")}, "n": n, "error": ""}]
     tables = {k: [] for k in ("calibration", "calibration_test", "rate", "toc", "drivers", "cate_summary")}
     for name, spec in methods.items():
-        model = _fit(case, spec, seed)
-        est, lo, hi = model.ate_interval(alpha)
-        ate.append({"method": name, "estimate": est, "lower": lo, "upper": hi, "n": n})
-        scores, cate = model.scores_, cross_fitted_cate(case, spec, seed, n_folds)
-        tables["calibration"].append(calibration_table(cate, scores=scores, n_groups=n_groups, alpha=alpha)
-                                     .assign(method=name))
-        tables["calibration_test"].append(calibration_test(cate, scores).reset_index().assign(method=name))
-        r = rate(cate, scores, target="AUTOC", n_bootstrap=n_bootstrap, random_state=seed)
-        tables["rate"].append({"method": name, "autoc": r.estimate, "std_err": r.std_err,
-                               "lower": r.estimate - z * r.std_err, "upper": r.estimate + z * r.std_err})
-        tables["toc"].append(r.toc.assign(method=name, n=np.floor(r.toc["q"] * n)))
-        tables["drivers"].append(effect_drivers(d[case.covariates], scores, alpha).assign(method=name))
-        tables["cate_summary"].append({"method": name, "n": n, "mean": cate.mean(), "sd": cate.std(ddof=1),
-                                       **{f"q{int(q * 100)}": np.quantile(cate, q) for q in (0.1, 0.5, 0.9)},
-                                       "share_benefit": float((cate > 0).mean())})
-    frames = {k: pd.concat(v, ignore_index=True) if isinstance(v[0], pd.DataFrame) else pd.DataFrame(v)
+        try:
+            with threadpool_limits(n_jobs):
+                parts = _analyse_method(case, spec, seed=seed, n_folds=n_folds, n_groups=n_groups,
+                                        n_bootstrap=n_bootstrap, alpha=alpha, min_cell_size=min_cell_size,
+                                        n_jobs=n_jobs)
+        except Exception as e:  # one failing learner must not stop the others (issue 20, item 8)
+            warnings.warn(f"method {name!r} failed: {type(e).__name__}: {e}", RuntimeWarning, stacklevel=2)
+            ate.append({"method": name, "estimate": np.nan, "lower": np.nan, "upper": np.nan, "n": n,
+                        "error": f"{type(e).__name__}: {e}"})
+            continue
+        ate.append({"method": name, **parts.pop("ate")})
+        for k, part in parts.items():
+            tables[k].append(part.assign(method=name) if isinstance(part, pd.DataFrame) else {"method": name, **part})
+    frames = {k: pd.concat(v, ignore_index=True) if v and isinstance(v[0], pd.DataFrame) else pd.DataFrame(v)
               for k, v in tables.items()}
     frames["ate"] = pd.DataFrame(ate)
     for k, keep in (("calibration", ("group",)), ("toc", ("q",)), ("ate", ()), ("cate_summary", ())):
-        frames[k] = suppress_small_cells(frames[k], n_col="n", count_cols=(), min_cell=min_cell_size, keep=keep)
+        if frames[k].empty:
+            continue
+        margins = ({"within": ("method",)},) if k == "calibration" else ()  # groups add up to the method's n
+        frames[k] = suppress_small_cells(frames[k], n_col="n", count_cols=(), min_cell=min_cell_size, keep=keep,
+                                         margins=margins)
     return frames
 
 
@@ -262,9 +368,11 @@ def selection_probabilities(treatment, score, strength: float, keep_fraction: fl
     if not 0 <= strength < 1:
         raise ValueError(f"strength must be in [0, 1), got {strength}")
     pi = a.mean()
-    if keep_fraction * (1 + strength) > 2 * min(pi, 1 - pi):
-        raise ValueError(f"keep_fraction {keep_fraction} is too large for strength {strength} with a treated share "
-                         f"of {pi:.3f}: need keep_fraction * (1 + strength) <= {2 * min(pi, 1 - pi):.3f}")
+    limit = 2 * min(pi, 1 - pi) / keep_fraction - 1
+    if strength > limit:
+        raise ValueError(f"confounding strength {strength:g} is above the limit {limit:.3f} that keep_fraction "
+                         f"{keep_fraction:g} permits with a treated share of {pi:.3f} (keep_fraction * (1 + strength) "
+                         "<= 2 min(share, 1 - share)): lower the strength or keep_fraction")
     g = 2 * stats.norm.cdf(np.asarray(score, float)) - 1
     return np.where(a == 1, keep_fraction * (1 + strength * g) / (2 * pi),
                     keep_fraction * (1 - strength * g) / (2 * (1 - pi)))
@@ -315,6 +423,8 @@ def trial_yardstick(case: CaseData, methods: dict, *, confounders: dict, strengt
     d = case.data
     trial = rmst_difference(d["time"], d["event"], d["treatment"], case.horizon, alpha)
     score = risk_score(d, confounders)
+    for s in strengths:  # every strength within the limit, before any fit
+        selection_probabilities(d["treatment"], score, s, keep_fraction)
     seqs = np.random.SeedSequence(seed).spawn(len(strengths) * n_subsamples)
     jobs = [(s, r) for s in strengths for r in range(n_subsamples)]
     parts = Parallel(n_jobs=n_jobs)(delayed(_one_subsample)(case, methods, score, s, keep_fraction, q, alpha)
@@ -335,8 +445,10 @@ def trial_yardstick(case: CaseData, methods: dict, *, confounders: dict, strengt
 
 # ------------------------------------------------------------------------------------------------ reporting
 def ate_table(ate: pd.DataFrame, unit: str) -> str:
-    """Markdown table of the ATE (RMST difference) and its interval per method."""
-    cells = [f"{fmt(e)} ({fmt(lo)} to {fmt(hi)})" for e, lo, hi in zip(ate["estimate"], ate["lower"], ate["upper"])]
+    """Markdown table of the ATE (RMST difference) and its interval per method ("failed: <error>" for a method
+    that failed)."""
+    cells = [f"failed: {err}" if err else f"{fmt(e)} ({fmt(lo)} to {fmt(hi)})"
+             for e, lo, hi, err in zip(ate["estimate"], ate["lower"], ate["upper"], ate["error"])]
     return pd.DataFrame({"Method": ate["method"], f"RMST difference, {unit} (95% CI)": cells}).to_markdown(
         index=False) + "\n"
 
@@ -355,14 +467,17 @@ def yardstick_table(summary: pd.DataFrame) -> str:
 def case_values(case: CaseData, tables: dict) -> dict:
     """Values the manuscript quotes for one dataset, under the key ``casestudy_<name>``."""
     ate = tables["ate"].set_index("method")
-    rate_t = tables["rate"].set_index("method")
-    blp = tables["drivers"][tables["drivers"]["term"] != "intercept"]
-    top = blp.loc[blp.groupby("method")["estimate"].apply(lambda s: s.abs().idxmax())].set_index("method")
+    ate = ate[ate["error"] == ""]
+    rate_t = tables["rate"].set_index("method") if not tables["rate"].empty else pd.DataFrame()
+    blp = tables["drivers"][tables["drivers"]["term"] != "intercept"] if not tables["drivers"].empty else None
+    top = ({} if blp is None or blp.empty else
+           blp.loc[blp.groupby("method")["estimate"].apply(lambda s: s.abs().idxmax())].set_index("method")["term"])
     return {f"casestudy_{case.name}": {
         "n": len(case.data), "horizon": f"{case.horizon:g}", "unit": case.time_unit,
         "ate": {m: {k: fmt(ate.loc[m, k]) for k in ("estimate", "lower", "upper")} for m in ate.index},
         "autoc": {m: {k: fmt(rate_t.loc[m, k]) for k in ("autoc", "lower", "upper")} for m in rate_t.index},
-        "top_driver": {m: top.loc[m, "term"] for m in top.index}}}
+        "failed": {m: e for m, e in tables["ate"].set_index("method")["error"].items() if e},
+        "top_driver": dict(top.items()) if len(top) else {}}}
 
 
 def yardstick_values(summary: pd.DataFrame, trial: dict, n_subsamples: int) -> dict:
@@ -389,6 +504,11 @@ def plot_case(tables: dict, case: CaseData):
     axes[0].set_yticks(y, ate["method"])
     axes[0].axvline(0, color="grey", lw=0.8)
     axes[0].set_xlabel(f"ATE: RMST difference up to {case.horizon:g} {case.time_unit}")
+    if tables["calibration"].empty:  # every method failed (their errors are in the ATE table)
+        for ax in axes[1:]:
+            ax.set_axis_off()
+        fig.suptitle(case.description or case.name)
+        return fig
     cal = tables["calibration"]
     for i, (name, g) in enumerate(cal.groupby("method", sort=False)):
         x = g["estimate_mean"] + 0.02 * i * np.ptp(cal["estimate_mean"].dropna())

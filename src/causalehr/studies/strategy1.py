@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from causalehr.registry import make_estimator
 from causalehr.simulate import SimulatedCohort, load_cohort, simulate
@@ -52,9 +53,10 @@ def load_split(directory: str | Path) -> tuple[SimulatedCohort, SimulatedCohort]
 
 
 def run(
-    train: SimulatedCohort, test: SimulatedCohort, spec: dict, estimands: list[str], seed: int
+    train: SimulatedCohort, test: SimulatedCohort, spec: dict, estimands: list[str], seed: int, n_jobs: int = 1
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Fit ``spec`` on ``train`` for each estimand; return the test-set CATE and the ATE with its interval.
+    ``n_jobs``: threads of the fit (joblib workers, BLAS and OpenMP threads).
 
     The CATE table has one row per test patient and estimand (columns ``estimand, patient, estimate, truth``);
     the ATE table one row per estimand (``estimate, lower, upper, truth, fit_seconds``). The true ATE is the
@@ -64,12 +66,13 @@ def run(
     cate_rows, ate_rows = [], []
     for estimand in estimands:
         truth = test.truth[f"cate_{estimand}"].to_numpy()
-        estimator = make_estimator(spec, estimand, horizon_of(train, estimand), seed)
+        estimator = make_estimator(spec, estimand, horizon_of(train, estimand), seed, n_jobs)
         start = time.perf_counter()
-        estimator.fit(X, train.data["treatment"].to_numpy(), train.data["time"].to_numpy(),
-                      train.data["event"].to_numpy())
-        seconds = time.perf_counter() - start
-        estimate = estimator.effect(X_test)
+        with threadpool_limits(n_jobs):
+            estimator.fit(X, train.data["treatment"].to_numpy(), train.data["time"].to_numpy(),
+                          train.data["event"].to_numpy())
+            seconds = time.perf_counter() - start
+            estimate = estimator.effect(X_test)
         ate, lower, upper = estimator.ate_interval()
         cate_rows.append(pd.DataFrame({"estimand": estimand, "patient": np.arange(len(truth)),
                                        "estimate": estimate, "truth": truth}))
