@@ -19,7 +19,8 @@ from causalehr.nuisance import (
     make_propensity,
 )
 
-MODULES = ["causalehr.cate.estimator", "causalehr.nuisance.arms", "causalehr.nuisance.discrete",
+MODULES = ["causalehr.cate.estimator", "causalehr.nuisance.arms", "causalehr.nuisance.competing",
+           "causalehr.nuisance.discrete",
            "causalehr.nuisance.propensity", "causalehr.nuisance.wrappers"]
 PUBLIC = [CensoredCATE, fit_cate, ArmSurvival, DiscreteTimeHazard, LifelinesCoxSurvival, MarginalKaplanMeier,
           SksurvSurvival, SurvivalBoostSurvival, make_propensity]

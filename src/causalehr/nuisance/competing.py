@@ -86,8 +86,8 @@ class DiscreteTimeCompetingHazard(DiscreteTimeHazard):
     >>> model = DiscreteTimeCompetingHazard(n_bins=10, horizon=2.0, random_state=0).fit(X, y["time"], y["event"])
     >>> cif = model.predict_cumulative_incidence(X[:2], [0.5, 2.0])
     >>> cif.shape, cif.round(2)[:, :, 0]
-    ((2, 2, 2), array([[0.33, 0.43],
-           [0.44, 0.58]]))
+    ((2, 2, 2), array([[0.74, 0.78],
+           [0.56, 0.61]]))
     >>> (cif.sum(axis=2) + model.predict_survival(X[:2], [0.5, 2.0])).round(12)
     array([[1., 1.],
            [1., 1.]])
@@ -169,8 +169,8 @@ class SurvivalBoostCompeting(SurvivalBoostSurvival):
     >>> X, y = cohort.data[cohort.covariates].to_numpy(), cohort.data
     >>> model = SurvivalBoostCompeting(n_iter=5, learning_rate=0.3, n_time_grid_steps=20, random_state=0)
     >>> model.fit(X, y["time"], y["event"]).predict_cumulative_incidence(X[:2], [0.0, 2.0]).round(2)[:, :, 0]
-    array([[0.  , 0.41],
-           [0.  , 0.51]])
+    array([[0.  , 0.6 ],
+           [0.  , 0.68]])
     """
 
     def fit(self, X, time, event):
@@ -238,8 +238,8 @@ class MarginalAalenJohansen(BaseEstimator):
     >>> X, y = cohort.data[cohort.covariates].to_numpy(), cohort.data
     >>> model = MarginalAalenJohansen().fit(X, y["time"], y["event"])
     >>> model.predict_cumulative_incidence(X[:1], [0.5, 2.0]).round(2)
-    array([[[0.34, 0.16],
-            [0.51, 0.2 ]]])
+    array([[[0.53, 0.27],
+            [0.62, 0.31]]])
     """
 
     def __sklearn_tags__(self):
