@@ -226,7 +226,7 @@ def test_bad_input_messages():
         fit(Xn, a, t, d)  # default propensity model (logistic regression) cannot take NaN
     with pytest.raises(ValueError, match=r"method must be one of .* got 'r-learner'"):
         CensoredCATE(method="r-learner").fit(X, a, t, d)
-    with pytest.raises(ValueError, match=r"estimand must be one of \('rmst', 'surv'\), got 'hazard'"):
+    with pytest.raises(ValueError, match=r"estimand must be one of \('rmst', 'surv', 'cif', 'rmtl'\), got 'hazard'"):
         CensoredCATE(estimand="hazard").fit(X, a, t, d)
     with pytest.raises(ValueError, match=r"method 'aipcw-econml' needs an econml CATE learner as cate_model, "
                                          r"got LinearRegression"):

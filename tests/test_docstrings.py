@@ -11,18 +11,22 @@ import pytest
 from causalehr.cate import CensoredCATE, fit_cate
 from causalehr.nuisance import (
     ArmSurvival,
+    DiscreteTimeCompetingHazard,
     DiscreteTimeHazard,
     LifelinesCoxSurvival,
+    MarginalAalenJohansen,
     MarginalKaplanMeier,
     SksurvSurvival,
+    SurvivalBoostCompeting,
     SurvivalBoostSurvival,
     make_propensity,
 )
 
-MODULES = ["causalehr.cate.estimator", "causalehr.nuisance.arms", "causalehr.nuisance.discrete",
-           "causalehr.nuisance.propensity", "causalehr.nuisance.wrappers"]
+MODULES = ["causalehr.cate.estimator", "causalehr.nuisance.arms", "causalehr.nuisance.competing",
+           "causalehr.nuisance.discrete", "causalehr.nuisance.propensity", "causalehr.nuisance.wrappers"]
 PUBLIC = [CensoredCATE, fit_cate, ArmSurvival, DiscreteTimeHazard, LifelinesCoxSurvival, MarginalKaplanMeier,
-          SksurvSurvival, SurvivalBoostSurvival, make_propensity]
+          SksurvSurvival, SurvivalBoostSurvival, make_propensity, DiscreteTimeCompetingHazard, SurvivalBoostCompeting,
+          MarginalAalenJohansen]
 DOCTESTS = [t for name in MODULES for t in doctest.DocTestFinder().find(importlib.import_module(name)) if t.examples]
 
 

@@ -73,8 +73,8 @@ LEARNERS: dict[str, dict] = {
     "pooled-causal-forest": {"method": "aipcw-causal-forest", "treatment_as_feature": True},
 }
 # options of CensoredCATE a specification may set besides the model names (not: estimand, horizon, random_state,
-# which the study sets)
-_SET_BY_STUDY = ("estimand", "horizon", "random_state", "n_jobs")
+# which the study sets, the workers it gives, and the cause of interest and causes of competing-risks data)
+_SET_BY_STUDY = ("estimand", "horizon", "random_state", "n_jobs", "cause", "causes")
 SPEC_OPTIONS = tuple(p for p in inspect.signature(CensoredCATE).parameters
                      if p not in _SET_BY_STUDY and p not in MODEL_KEYS and p != "method")
 

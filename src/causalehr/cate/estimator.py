@@ -1,4 +1,5 @@
-"""Censoring-adjusted CATE learners for the RMST and survival-probability differences (strategy 1)."""
+"""Censoring-adjusted CATE learners for the RMST and survival-probability differences, and with competing risks
+for the cumulative-incidence and restricted-mean-time-lost differences (strategy 1)."""
 
 import copy
 import warnings
@@ -15,6 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..nuisance import (
     ArmSurvival,
+    DiscreteTimeCompetingHazard,
     DiscreteTimeHazard,
     check_arms,
     check_covariates,
@@ -23,6 +25,7 @@ from ..nuisance import (
     positivity_report,
 )
 from ..nuisance.base import allows_nan, check_predict_covariates
+from .competing import COMPETING_ESTIMANDS, check_competing_data, competing_functional, competing_pseudo_outcomes
 from .pseudo import ESTIMANDS, censoring_pseudo_outcomes, dr_scores, functional, time_grid
 
 _CHUNK = 100_000  # patients predicted at once in cross-fitting
@@ -59,7 +62,7 @@ def _fit_ipcw_econml(est, X, a, time, event, nu):
 
 def _fit_survival(est, X, a, time, event, nu, *, treatment_as_feature):
     """T-learner (one survival model per arm) or S-learner (treatment as a feature)."""
-    est.survival_model_ = ArmSurvival(est._survival_model(est.event_model, est.horizon_), treatment_as_feature)
+    est.survival_model_ = ArmSurvival(est._event_model(), treatment_as_feature)
     est.survival_model_.fit(X, a, time, event)
 
 
@@ -82,8 +85,8 @@ def _predict_econml(est, X):
 
 def _predict_survival_difference(est, X):
     sm = est.survival_model_
-    return np.concatenate([est._functional(sm.predict_survival(X[s:s + _CHUNK], 1, est.grid_))
-                           - est._functional(sm.predict_survival(X[s:s + _CHUNK], 0, est.grid_))
+    return np.concatenate([est._functional(*est._curves(sm, X[s:s + _CHUNK], 1))
+                           - est._functional(*est._curves(sm, X[s:s + _CHUNK], 0))
                            for s in range(0, len(X), _CHUNK)])
 
 
@@ -142,10 +145,23 @@ class CensoredCATE(BaseEstimator):
     The ATE (:meth:`ate_interval`) is, for every method, the mean of the cross-fitted AIPCW-AIPW scores
     (one-step estimator, efficient influence function), with a Wald or multiplier-bootstrap interval.
 
+    Competing risks (``estimand`` "cif" or "rmtl"; ``event`` 0 for a censoring, k for an event of cause k):
+    the difference in cumulative incidence of cause k = ``cause`` at tau, F_k(tau | x, 1) - F_k(tau | x, 0),
+    or in restricted mean time lost to cause k up to tau, int_0^tau F_k(t | x, 1) - F_k(t | x, 0) dt. The
+    targets 1{T <= tau, J = k} and (tau - T) 1{T <= tau, J = k} get the same IPCW / AIPCW transformations
+    (augmented IPCW of Bai, Tsiatis & O'Brien 2013; :mod:`causalehr.cate.competing`), with the event model a
+    competing-risks model (default :class:`causalehr.nuisance.DiscreteTimeCompetingHazard`) giving F_k and the
+    event-free survival, the censoring model fitted on event == 0 as for the other estimands; every method
+    above applies (T/S-learners difference the cause-k curves), and the ATE is the AIPTW-AIPCW estimator of
+    Ozenne et al. (2020), riskRegression's ``ate``. Treating the competing event as censoring instead estimates
+    a world without it (the "surv" estimand on event == k), not the risk of cause k.
+
     Parameters
     ----------
-    estimand : {"rmst", "surv"}, default="rmst"
-        Difference in restricted mean survival time up to ``horizon``, or in survival probability at it.
+    estimand : {"rmst", "surv", "cif", "rmtl"}, default="rmst"
+        Difference in restricted mean survival time up to ``horizon``, or in survival probability at it; with
+        competing risks, in cumulative incidence of ``cause`` at ``horizon`` or in restricted mean time lost to
+        it up to ``horizon``.
     horizon : float
         tau, in the unit of the times: required (the default None only lets scikit-learn's ``get_params`` and
         ``clone`` build the estimator; :meth:`fit` raises ValueError without a horizon). Choose it from the
@@ -183,6 +199,11 @@ class CensoredCATE(BaseEstimator):
     n_jobs : int, default=None
         joblib workers of the default causal forest (None: one, not econml's every core, so that a workflow job
         uses the threads it was given).
+    cause : int, default=1
+        Cause k of the competing-risks estimands (unused by "rmst" and "surv").
+    causes : sequence of int, default=None
+        The causes the data may hold (competing-risks estimands): an event code outside 0 and ``causes`` is an
+        error; None: every positive integer code found in ``event``.
 
     Attributes
     ----------
@@ -218,10 +239,14 @@ class CensoredCATE(BaseEstimator):
     Double/debiased machine learning for treatment and structural parameters. Econometrics Journal 21, C1-C68.
     Cui, Y., Kosorok, M. R., Sverdrup, E., Wager, S. & Zhu, R. (2023). Estimating heterogeneous treatment
     effects with right-censored data via causal survival forests. JRSS B 85, 179-211.
+    Bai, X., Tsiatis, A. A. & O'Brien, S. M. (2013). Doubly-robust estimators of treatment-specific survival
+    distributions in observational studies with stratified sampling. Biometrics 69, 830-839.
     Kennedy, E. H. (2023). Towards optimal doubly robust estimation of heterogeneous causal effects. Electronic
     Journal of Statistics 17, 3008-3049.
     Kunzel, S. R., Sekhon, J. S., Bickel, P. J. & Yu, B. (2019). Metalearners for estimating heterogeneous
     treatment effects using machine learning. PNAS 116, 4156-4165.
+    Ozenne, B. M. H., Scheike, T. H., Staerk, L. & Gerds, T. A. (2020). On the estimation of average treatment
+    effects with right-censored time to event outcome and competing risks. Biometrical Journal 62, 751-763.
     Robins, J. M., Rotnitzky, A. & Zhao, L. P. (1994). Estimation of regression coefficients when some
     regressors are not always observed. JASA 89, 846-866.
     Rubin, D. & van der Laan, M. J. (2007). A doubly robust censoring unbiased transformation. International
@@ -257,7 +282,7 @@ class CensoredCATE(BaseEstimator):
     def __init__(self, estimand="rmst", horizon=None, method="aipcw-dr", event_model=None, censoring_model=None,
                  propensity_model=None, cate_model=None, n_folds=5, random_state=None, *, n_grid=50,
                  treatment_as_feature=False, calibrate_propensity=None, min_censoring_survival=0.05,
-                 propensity_bounds=(0.02, 0.98), n_jobs=None):
+                 propensity_bounds=(0.02, 0.98), n_jobs=None, cause=1, causes=None):
         self.estimand = estimand
         self.horizon = horizon
         self.method = method
@@ -273,6 +298,8 @@ class CensoredCATE(BaseEstimator):
         self.min_censoring_survival = min_censoring_survival
         self.propensity_bounds = propensity_bounds
         self.n_jobs = n_jobs
+        self.cause = cause
+        self.causes = causes
 
     # ---------------------------------------------------------------- nuisances
     def _seeded(self, model):
@@ -288,6 +315,21 @@ class CensoredCATE(BaseEstimator):
         model = self._seeded(model)
         if isinstance(model, DiscreteTimeHazard) and model.horizon is None:
             model.set_params(horizon=horizon)
+        return model
+
+    def _competing(self):
+        return self.estimand in COMPETING_ESTIMANDS
+
+    def _event_model(self):
+        """The event model: a competing-risks model for the competing-risks estimands (default
+        DiscreteTimeCompetingHazard with horizon tau)."""
+        if self._competing() and self.event_model is None:
+            return DiscreteTimeCompetingHazard(horizon=self.horizon_, random_state=self.random_state)
+        model = self._survival_model(self.event_model, self.horizon_)
+        if self._competing() and not hasattr(model, "predict_cumulative_incidence"):
+            raise ValueError(f"estimand {self.estimand!r} needs a competing-risks event_model (with "
+                             f"predict_cumulative_incidence, e.g. DiscreteTimeCompetingHazard), got "
+                             f"{type(model).__name__}")
         return model
 
     def _propensity(self):
@@ -308,8 +350,8 @@ class CensoredCATE(BaseEstimator):
         return self._seeded(self.cate_model)
 
     def _check_input(self, X, treatment, time, event):
-        if self.estimand not in ESTIMANDS:
-            raise ValueError(f"estimand must be one of {ESTIMANDS}, got {self.estimand!r}")
+        if self.estimand not in ESTIMANDS + COMPETING_ESTIMANDS:
+            raise ValueError(f"estimand must be one of {ESTIMANDS + COMPETING_ESTIMANDS}, got {self.estimand!r}")
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
         econml_needed = self.method in ("ipcw-econml", "aipcw-econml")
@@ -327,7 +369,11 @@ class CensoredCATE(BaseEstimator):
         nan_ok = all(allows_nan(m) for m in models)
         X = check_covariates(X, allow_nan=nan_ok, name="X (covariates)")
         a = check_arms(treatment, len(X))
-        time, event = check_survival_outcome(time, event, len(X))
+        if self._competing():
+            time, event = check_competing_data(time, event, estimand=self.estimand, cause=self.cause,
+                                               causes=self.causes, horizon=self.horizon, n=len(X))
+        else:
+            time, event = check_survival_outcome(time, event, len(X))
         return X, a, time, event
 
     def _check_horizon(self, a, time, event):
@@ -380,7 +426,7 @@ class CensoredCATE(BaseEstimator):
         censored = ((event == 0) & (time < self.horizon_)).astype(np.int8)  # later censoring does not matter
         for k in range(self.n_folds):
             train, test = np.flatnonzero(self.folds_ != k), np.flatnonzero(self.folds_ == k)
-            ev = ArmSurvival(self._survival_model(self.event_model, self.horizon_), self.treatment_as_feature)
+            ev = ArmSurvival(self._event_model(), self.treatment_as_feature)
             ev.fit(X[train], a[train], time[train], event[train])
             ce = ArmSurvival(self._survival_model(self.censoring_model, self.horizon_), self.treatment_as_feature)
             ce.fit(X[train], a[train], time[train], censored[train])
@@ -388,22 +434,36 @@ class CensoredCATE(BaseEstimator):
             for s in range(0, len(test), _CHUNK):
                 idx = test[s:s + _CHUNK]
                 xi, ai = X[idx], a[idx]
-                s0 = ev.predict_survival(xi, 0, self.grid_)
-                s1 = ev.predict_survival(xi, 1, self.grid_)
-                g = np.empty_like(s0)
+                c0, c1 = self._curves(ev, xi, 0), self._curves(ev, xi, 1)
+                g = np.empty_like(c0[0])
                 for arm in (0, 1):  # censoring survival of the patient's own arm only
                     g[ai == arm] = ce.predict_survival(xi[ai == arm], arm, self.grid_)
-                po = censoring_pseudo_outcomes(time[idx], event[idx], np.where(ai[:, None] == 1, s1, s0), g,
-                                               self.grid_, self.estimand, self.step_)
-                out["mu0"][idx] = self._functional(s0)
-                out["mu1"][idx] = self._functional(s1)
+                own = [np.where(ai[:, None] == 1, u1, u0) for u0, u1 in zip(c0, c1)]
+                po = self._pseudo_outcomes(time[idx], event[idx], own, g)
+                out["mu0"][idx] = self._functional(*c0)
+                out["mu1"][idx] = self._functional(*c1)
                 out["propensity"][idx] = ps.predict_proba(xi)[:, 1]
                 for k in po._fields:
                     out[k][idx] = getattr(po, k)
         return out
 
-    def _functional(self, surv):
+    def _curves(self, model, X, arm):
+        """Curves on the grid that the estimand reads, for arm ``arm``: (S,), or (S, F_cause) with competing risks."""
+        surv = model.predict_survival(X, arm, self.grid_)
+        if not self._competing():
+            return (surv,)
+        return surv, model.predict_cumulative_incidence(X, arm, self.grid_)[:, :, self.cause - 1]
+
+    def _functional(self, surv, cif=None):
+        if self._competing():
+            return competing_functional(cif, self.grid_, self.estimand, self.step_)
         return functional(surv, self.grid_, self.estimand, self.step_)
+
+    def _pseudo_outcomes(self, time, event, curves, cens):
+        if self._competing():
+            return competing_pseudo_outcomes(time, event, self.cause, *curves, cens, self.grid_, self.estimand,
+                                             self.step_)
+        return censoring_pseudo_outcomes(time, event, *curves, cens, self.grid_, self.estimand, self.step_)
 
     # ---------------------------------------------------------------- fit / predict
     def fit(self, X, treatment, time, event, groups=None):
@@ -418,7 +478,8 @@ class CensoredCATE(BaseEstimator):
         time : array-like of shape (n,)
             Follow-up time, >= 0.
         event : array-like of shape (n,)
-            1 for an event at ``time``, 0 for a censoring.
+            1 for an event at ``time``, 0 for a censoring; with a competing-risks estimand k for an event of
+            cause k.
         groups : array-like of shape (n,), default=None
             Group of each row (e.g. centre, or patient when a patient has several rows): cross-fitting keeps
             each group in one fold (StratifiedGroupKFold on treatment x event); needs at least ``n_folds``
@@ -429,7 +490,7 @@ class CensoredCATE(BaseEstimator):
         self
         """
         X, a, time, event = self._check_input(X, treatment, time, event)
-        self.horizon_ = self._check_horizon(a, time, event)
+        self.horizon_ = self._check_horizon(a, time, (event != 0).astype(np.int8))
         self.folds_ = self._folds(X, a, event, groups)
         self.grid_, self.step_ = time_grid(time, self.horizon_, self.n_grid)
         nu = self._cross_fit(X, a, time, event)
@@ -443,8 +504,8 @@ class CensoredCATE(BaseEstimator):
         return self
 
     def effect(self, X):
-        """Estimated CATE (RMST or survival-probability difference, treated minus control) for covariates X,
-        shape (n,); NotFittedError before :meth:`fit`."""
+        """Estimated CATE (RMST, survival-probability, cumulative-incidence or time-lost difference, treated minus
+        control) for covariates X, shape (n,); NotFittedError before :meth:`fit`."""
         X = check_predict_covariates(self, X, allow_nan=True, name="X (covariates)")
         return _METHODS[self.method].effect(self, X)
 

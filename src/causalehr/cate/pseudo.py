@@ -79,12 +79,20 @@ def censoring_pseudo_outcomes(time, event, surv, cens, grid, estimand, step=Fals
     Returns PseudoOutcomes(target f(U), IPCW weight Delta_tau / G(U-), ipcw, aipcw, g_tau = G(tau-), the
     smallest G before tau, for diagnostics).
     """
-    n, m = surv.shape
-    tau = grid[-1]
-    f, observed = observed_target(time, event, tau, estimand)
-    g = np.concatenate([np.ones((n, 1)), np.maximum(cens, 1e-6)], axis=1)   # G at g_0 = 0, g_1, ..., g_m
+    f, observed = observed_target(time, event, grid[-1], estimand)
     q = np.concatenate([functional(surv, grid, estimand, step)[:, None],
                         conditional_target(surv, grid, estimand, step)], axis=1)
+    return augmented_pseudo_outcomes(f, observed, time, q, cens, grid, step)
+
+
+def augmented_pseudo_outcomes(f, observed, time, q, cens, grid, step=False):
+    """IPCW and AIPCW transformations of a target f with known values ``f`` where ``observed``, from
+    Q(g_k) = E[f | T > g_k, x] on g_0 = 0, g_1, ..., g_m (``q``, (n, m + 1)) and G on the grid (``cens``, (n, m));
+    the formulas of :func:`censoring_pseudo_outcomes`, which holds for any target fixed by the history up to tau
+    (also the competing-risks targets of :mod:`causalehr.cate.competing`)."""
+    n, m = cens.shape
+    tau = grid[-1]
+    g = np.concatenate([np.ones((n, 1)), np.maximum(cens, 1e-6)], axis=1)   # G at g_0 = 0, g_1, ..., g_m
     u = np.minimum(np.asarray(time, dtype=float), tau)
     k = np.clip(np.searchsorted(grid, u, side="left") + 1, 1, m)        # U in bin (g_{k-1}, g_k]
     edges = np.concatenate([[0.0], grid])

@@ -5,6 +5,13 @@ from sksurv.ensemble import RandomSurvivalForest
 
 from .arms import ArmSurvival, check_arms
 from .base import check_covariates, check_survival_outcome
+from .competing import (
+    COMPETING_RISK_MODELS,
+    DiscreteTimeCompetingHazard,
+    MarginalAalenJohansen,
+    SurvivalBoostCompeting,
+    check_competing_outcome,
+)
 from .discrete import DiscreteTimeHazard
 from .propensity import PROPENSITY_MODELS, PositivityWarning, make_propensity, positivity_report
 from .wrappers import LifelinesCoxSurvival, MarginalKaplanMeier, SksurvSurvival, SurvivalBoostSurvival
@@ -21,6 +28,10 @@ SURVIVAL_MODELS = (
     MarginalKaplanMeier(),
 )
 
-__all__ = ["PROPENSITY_MODELS", "SURVIVAL_MODELS", "ArmSurvival", "DiscreteTimeHazard", "LifelinesCoxSurvival",
-           "MarginalKaplanMeier", "PositivityWarning", "SksurvSurvival", "SurvivalBoostSurvival", "check_arms",
-           "check_covariates", "check_survival_outcome", "make_propensity", "positivity_report"]
+# Competing-risks models (``predict_cumulative_incidence``) are listed apart, in COMPETING_RISK_MODELS: their
+# ``event`` takes the causes 1, 2, ... and their contract is tests/test_nuisance_competing.py.
+__all__ = ["COMPETING_RISK_MODELS", "PROPENSITY_MODELS", "SURVIVAL_MODELS", "ArmSurvival", "DiscreteTimeCompetingHazard",
+           "DiscreteTimeHazard", "LifelinesCoxSurvival", "MarginalAalenJohansen", "MarginalKaplanMeier",
+           "PositivityWarning", "SksurvSurvival", "SurvivalBoostCompeting", "SurvivalBoostSurvival", "check_arms",
+           "check_competing_outcome", "check_covariates", "check_survival_outcome", "make_propensity",
+           "positivity_report"]

@@ -38,6 +38,8 @@ class ArmSurvival(BaseEstimator):
     ----------
     models_ : list
         The fitted models: one per arm (index = arm), or one; None where the data had no event.
+    n_causes_ : int
+        Largest event code (1 for survival data, K for K competing causes).
 
     Examples
     --------
@@ -55,10 +57,12 @@ class ArmSurvival(BaseEstimator):
         self.treatment_as_feature = treatment_as_feature
 
     def fit(self, X, treatment, time, event):
-        """Fit on covariates X (n, p), 0/1 ``treatment``, follow-up ``time`` and 0/1 ``event``; returns self."""
+        """Fit on covariates X (n, p), 0/1 ``treatment``, follow-up ``time`` and ``event`` (0/1, or 0 and the causes
+        1, 2, ... for a competing-risks model); returns self."""
         X = np.asarray(X, dtype=float)
         a = check_arms(treatment, len(X))
         time, event = np.asarray(time, dtype=float), np.asarray(event)
+        self.n_causes_ = int(event.max())
         if self.treatment_as_feature:
             self.models_ = [self._fit_one(np.column_stack([X, a]), time, event)]
         else:
@@ -66,7 +70,7 @@ class ArmSurvival(BaseEstimator):
         return self
 
     def _fit_one(self, X, time, event):
-        if not np.any(event == 1):
+        if not np.any(event != 0):
             return None
         return clone(self.model).fit(X, time, event)
 
@@ -80,3 +84,15 @@ class ArmSurvival(BaseEstimator):
         if self.treatment_as_feature:
             X = np.column_stack([X, np.full(len(X), arm)])
         return model.predict_survival(X, times)
+
+    def predict_cumulative_incidence(self, X, arm, times):
+        """F_k(times | x, a = arm) of each cause k for a competing-risks ``model`` (see
+        :mod:`causalehr.nuisance.competing`), shape (n, len(times), n_causes_); 0 where the arm had no event."""
+        check_is_fitted(self)
+        X = np.asarray(X, dtype=float)
+        model = self.models_[0 if self.treatment_as_feature else arm]
+        if model is None:
+            return np.zeros((len(X), len(np.atleast_1d(times)), self.n_causes_))
+        if self.treatment_as_feature:
+            X = np.column_stack([X, np.full(len(X), arm)])
+        return model.predict_cumulative_incidence(X, times)

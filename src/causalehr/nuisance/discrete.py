@@ -92,8 +92,13 @@ class DiscreteTimeHazard(BaseEstimator):
         clf = self._classifier()
         X = check_covariates(X, allow_nan=allows_nan(clf))
         time, event = check_survival_outcome(time, event, len(X))
+        return self._fit_person_period(clf, X, time, event)
+
+    def _fit_person_period(self, clf, X, time, event):
+        """Expand to person-period rows labelled with the event code (0 = no event) in the bin of an event, and
+        fit ``clf`` on them."""
         horizon = float(time.max()) if self.horizon is None else float(self.horizon)
-        is_event = (event == 1) & (time <= horizon)
+        is_event = (event != 0) & (time <= horizon)
         self.horizon_ = horizon
         self.n_features_in_ = X.shape[1]
         if not is_event.any():
@@ -115,7 +120,7 @@ class DiscreteTimeHazard(BaseEstimator):
         Xpp[:, :-1] = X[rows]
         Xpp[:, -1] = self._mid()[bins]
         ypp = np.zeros(len(rows), dtype=np.int8)
-        ypp[starts + last] = is_event
+        ypp[starts + last] = np.where(is_event, event, 0)
         self.n_person_periods_ = len(rows)
         self.classifier_ = clf.fit(Xpp, ypp)
         return self
@@ -125,19 +130,28 @@ class DiscreteTimeHazard(BaseEstimator):
 
     def predict_hazard(self, X):
         """Discrete hazard of each bin, shape (n, n_bins_)."""
+        return self._predict_proba(X, [1])[:, :, 0]
+
+    def _predict_proba(self, X, labels):
+        """Classifier probabilities of ``labels`` in each bin, shape (n, n_bins_, len(labels)); 0 for a label the
+        classifier never saw."""
         X = check_predict_covariates(self, X, allow_nan=allows_nan(self))
         n, k = len(X), len(self.bin_edges_) - 1
-        if self.classifier_ is None:
-            return np.zeros((n, k))
+        if self.classifier_ is None:  # no event up to the horizon: every hazard is 0
+            return np.zeros((n, k, len(labels)))
         mid = self._mid().astype(np.float32)
-        out = np.empty((n, k))
+        classes = list(self.classifier_.classes_)
+        seen = [j for j, label in enumerate(labels) if label in classes]
+        columns = [classes.index(labels[j]) for j in seen]
+        out = np.zeros((n, k, len(labels)))
         step = max(1, _CHUNK_ROWS // k)
         for s in range(0, n, step):
             xc = X[s:s + step]
             block = np.empty((len(xc) * k, X.shape[1] + 1), dtype=np.float32)
             block[:, :-1] = np.repeat(xc, k, axis=0)
             block[:, -1] = np.tile(mid, len(xc))
-            out[s:s + step] = self.classifier_.predict_proba(block)[:, 1].reshape(len(xc), k)
+            proba = self.classifier_.predict_proba(block)[:, columns]
+            out[s:s + step, :, seen] = proba.reshape(len(xc), k, len(columns))
         return out
 
     def predict_survival(self, X, times):

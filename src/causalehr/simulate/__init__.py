@@ -2,7 +2,9 @@
 
 Settings (``SETTINGS``): "csf1".."csf4" (Cui et al. 2023, grf; :mod:`.csf`), "survlearners1".."survlearners9"
 (Xu et al. 2023, survlearners; :mod:`.survlearners`) and "ehr_diabetes" (EHR-like diabetes cohort with a
-point treatment, or a time-varying start for clone-censor-weight with ``time_varying_start=True``; :mod:`.ehr`).
+point treatment, or a time-varying start for clone-censor-weight with ``time_varying_start=True``, or a competing
+death with ``competing_death=True``; :mod:`.ehr`) and "csf2_competing" (csf2 with a competing cause;
+:mod:`.competing`).
 A cohort is written with ``cohort.to_parquet(directory)`` and read back with :func:`load_cohort`.
 """
 
@@ -13,6 +15,7 @@ import inspect
 import numpy as np
 
 from causalehr.simulate._base import SimulatedCohort, load_cohort
+from causalehr.simulate.competing import simulate_csf2_competing
 from causalehr.simulate.csf import simulate_csf
 from causalehr.simulate.ehr import simulate_ehr_diabetes
 from causalehr.simulate.survlearners import SCENARIOS, simulate_survlearners
@@ -24,6 +27,7 @@ SETTINGS: dict[str, tuple] = {
     **{f"csf{k}": (simulate_csf, {"dgp": k}) for k in (1, 2, 3, 4)},
     **{f"survlearners{k}": (simulate_survlearners, {"scenario": k}) for k in SCENARIOS},
     "ehr_diabetes": (simulate_ehr_diabetes, {}),
+    "csf2_competing": (simulate_csf2_competing, {}),
 }
 
 

@@ -25,8 +25,14 @@ Missingness: HbA1c, BMI and LDL are set to NaN, more often in healthier patients
 with poorer documentation; the ``missingness`` knob is the baseline missing share (0 = complete data).
 The truth is conditional on the complete covariates.
 
-The event hazard and the censoring hazard are separate functions, so that a competing death can be added
-as a further cause-specific hazard.
+The event hazard and the censoring hazard are separate functions. With ``competing_death=True`` (point treatment
+only) death before a complication competes: a cause-specific Weibull hazard (shape 1.5) rising with age,
+kidney disease, heart failure, cardiovascular disease, smoking and low eGFR, with a treatment log hazard ratio
+``death_effect``; ``event`` is then 2 for a death, and the truth adds the cumulative incidence of the
+complication at ``horizon_surv`` and the restricted mean time lost to it up to ``horizon`` per arm
+(:mod:`causalehr.simulate.competing`; ``cate_rmst``/``cate_surv`` keep the complication's net survival, the
+target of an analysis that censors deaths). The death times are drawn after the complication times, so that
+without death every draw is as before.
 
 References: event times by inversion of the cumulative hazard as in Bender, Augustin and Blettner (2005),
 "Generating survival times to simulate Cox proportional hazards models", Stat Med 24:1713-1723; the
@@ -47,6 +53,7 @@ from scipy.special import expit, logit
 from scipy.stats import norm
 
 from causalehr.simulate._base import SimulatedCohort, assemble, check_positive
+from causalehr.simulate.competing import CauseSpecificWeibull, competing_truth
 from causalehr.simulate.truth import WeibullPH
 
 # name: (loadings on the ageing, metabolic, glycaemic, cardio-renal factors), margin, unit, meaning
@@ -76,6 +83,7 @@ VARIABLES = {
 COVARIATES = list(VARIABLES)
 MASKED = ("hba1c", "bmi", "ldl")
 WEIBULL_SHAPE = 1.2
+DEATH_SHAPE = 1.5
 N_NODES = 16
 
 
@@ -123,6 +131,21 @@ def event_model(x: pd.DataFrame, effect: float, heterogeneity: float) -> Weibull
         + 0.15 * (x["egfr"] >= 90)
     )
     return WeibullPH(WEIBULL_SHAPE, eta0.to_numpy(), beta.to_numpy())
+
+
+def death_model(x: pd.DataFrame, death_effect: float) -> WeibullPH:
+    """Cause-specific hazard of death before a complication: Weibull (shape 1.5) with log rate rising with age
+    (about doubling per decade), comorbidity and low eGFR; treatment log hazard ratio ``death_effect``."""
+    eta = (
+        -4.0
+        + 0.7 * (x["age"] - 64) / 10
+        + 0.4 * x["ckd"]
+        + 0.7 * x["heart_failure"]
+        + 0.3 * x["cvd"]
+        + 0.4 * x["smoker"]
+        - 0.008 * (x["egfr"] - 75)
+    ).to_numpy()
+    return WeibullPH(DEATH_SHAPE, eta, np.full(len(x), float(death_effect)))
 
 
 def _prescribing_score(x: pd.DataFrame, start_model: str) -> np.ndarray:
@@ -293,6 +316,8 @@ def simulate_ehr_diabetes(
     start_model: str = "linear",
     start_rate: float = 0.8,
     grace: float | Sequence[float] = 0.5,
+    competing_death: bool = False,
+    death_effect: float = -0.1,
     params: dict,
 ) -> SimulatedCohort:
     """Simulate the EHR diabetes cohort (see the module docstring).
@@ -305,7 +330,10 @@ def simulate_ehr_diabetes(
     the first gives the ``strategy_*`` truth columns, others add columns suffixed ``_grace{g}``).
     In time-varying mode ``treatment`` is 1 if treatment started during follow-up (the naive ever/never
     grouping), truth ``propensity`` is P(S < first grace | X) and truth ``start_rate`` the natural start hazard;
-    ``cate_*`` remain the contrasts of starting at time 0 vs never.
+    ``cate_*`` remain the contrasts of starting at time 0 vs never. ``competing_death`` adds death as a competing
+    event (``event`` 2) with treatment log hazard ratio ``death_effect`` and the competing-risks truth
+    (``cif0``, ``cif1``, ``cate_cif``, ``mu0_rmtl``, ``mu1_rmtl``, ``cate_rmtl``); ``censoring_rate`` is then the
+    share censored before either event.
     """
     if isinstance(n_centres, bool) or not isinstance(n_centres, (int, np.integer)) or n_centres < 1:
         raise ValueError(f"n_centres must be a positive integer, got {n_centres!r}")
@@ -317,6 +345,8 @@ def simulate_ehr_diabetes(
         raise ValueError(f"censoring_rate must be in (0, 1], got {censoring_rate}")
     if start_model not in ("linear", "nonlinear"):
         raise ValueError(f"start_model must be 'linear' or 'nonlinear', got {start_model!r}")
+    if competing_death and time_varying_start:
+        raise ValueError("competing_death is available with a point treatment only (time_varying_start=False)")
     graces = [float(g) for g in np.atleast_1d(grace)]
     if len(set(graces)) < len(graces):
         raise ValueError(f"grace periods must be distinct, got {graces}")
@@ -346,11 +376,19 @@ def simulate_ehr_diabetes(
         w = (rng.random(n) < propensity).astype(np.int64)
         failure = model.draw_event(w, rng)
         w_censor = w
+    cause = np.ones(n, dtype=np.int64)
+    if competing_death:
+        dying = death_model(x, death_effect)
+        death = dying.draw_event(w, rng)
+        cause[death < failure] = 2
+        failure = np.minimum(failure, death)
+        extra_truth.update(competing_truth(CauseSpecificWeibull([model, dying]), horizon, horizon_surv))
+        descriptions["event"] = ("0/1/2", "1 = complication, 2 = death before a complication, 0 = censored")
 
     admin = rng.uniform(min_follow_up, max_follow_up, n)
     ltfu_time = _calibrated_censoring(rng, failure, admin, _censoring_risk(x, ltfu, w_censor), censoring_rate)
     time = np.minimum.reduce([failure, admin, ltfu_time])
-    event = failure <= time
+    event = np.where(failure <= time, cause, 0)
 
     if time_varying_start:
         observed_start = np.where(start < time, start, np.nan)
