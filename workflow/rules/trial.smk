@@ -62,6 +62,8 @@ rule trial_report:
     log:
         notebook="results/logs/trial/report.ipynb",
         stdout="results/logs/trial/report.log",
+    benchmark:
+        "results/benchmarks/trial/report.tsv"
     conda:
         "../../environment.yml"
     params:
