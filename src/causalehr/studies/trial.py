@@ -232,16 +232,16 @@ def _count(value) -> str:
 def attrition_markdown(attrition: pd.DataFrame) -> str:
     """Markdown attrition table of the first replication of each trial: data-quality findings with rows, then the
     patients remaining after each criterion and the number it removed ("<min": suppressed small cell)."""
-    a = attrition[attrition["replication"] == 0]
-    quality = a[(a["kind"] == "data quality") & (a["n_rows"].isna() | (a["n_rows"] > 0))]
-    steps = a[a["kind"] != "data quality"]
-    table = pd.concat([
-        pd.DataFrame({"Trial": quality["trial"], "Step": "records: " + quality["criterion"],
-                      "Patients": quality["n_patients"].map(_count), "Removed": "-",
-                      "Rows": quality["n_rows"].map(_count)}),
-        pd.DataFrame({"Trial": steps["trial"], "Step": steps["criterion"], "Patients": steps["n_patients"].map(_count),
-                      "Removed": steps["n_removed"].map(_count),
-                      "Rows": "-"})])
+    blocks = []
+    for trial, a in attrition[attrition["replication"] == 0].groupby("trial", sort=False):
+        quality = a[(a["kind"] == "data quality") & (a["n_rows"].isna() | (a["n_rows"] > 0))]
+        steps = a[a["kind"] != "data quality"]
+        blocks += [pd.DataFrame({"Trial": trial, "Step": "records: " + quality["criterion"],
+                                 "Patients": quality["n_patients"].map(_count), "Removed": "-",
+                                 "Rows": quality["n_rows"].map(_count)}),
+                   pd.DataFrame({"Trial": trial, "Step": steps["criterion"], "Patients": steps["n_patients"].map(_count),
+                                 "Removed": steps["n_removed"].map(_count), "Rows": "-"})]
+    table = pd.concat(blocks)
     return table.to_markdown(index=False) + "\n"
 
 
