@@ -28,9 +28,11 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/ccw.smk"
 include: "workflow/rules/casestudy.smk"
 include: "workflow/rules/probation.smk"
+include: "workflow/rules/trial.smk"
 include: "workflow/rules/paper.smk"
 
 
 rule all:
     input:
         rules.paper.output,
+        rules.trial_report.output,

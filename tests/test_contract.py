@@ -23,11 +23,24 @@ def test_stage_outputs_fill_the_given_wildcards_and_keep_the_others():
         stage_outputs("estimation")
 
 
+def test_private_outputs_go_to_the_private_folder_and_nothing_private_to_the_paper():
+    paths = stage_outputs("trial_cohort", private="secret", trial="grace", rep=0)
+    assert paths == {"records": "secret/trial/grace/rep0/records", "attrition": "results/trial/grace/rep0/attrition.csv",
+                     "table_one": "results/trial/grace/rep0/table_one.csv",
+                     "follow_up": "results/trial/grace/rep0/follow_up.csv"}
+    private = [(stage, name) for stage, (_, _, outputs) in STAGES.items() for name, out in outputs.items()
+               if out.private]
+    assert private == [("trial_cohort", "records")]
+    assert all(not out.paper for _, _, outputs in STAGES.values() for out in outputs.values() if out.private)
+
+
 def test_notebook_outputs_default_under_results_notebooks_and_check_the_names(tmp_path, monkeypatch):
     (tmp_path / "Snakefile").write_text("")
     monkeypatch.chdir(tmp_path)
     paths = notebook_outputs("simulate", setting="csf1", rep=0)
     assert paths["train"] == tmp_path / "results/notebooks/simulate/csf1/rep0/train" and paths["train"].is_dir()
+    records = notebook_outputs("trial_cohort", trial="grace", rep=1)["records"]
+    assert records == tmp_path / "private/notebooks/trial/grace/rep1/records" and records.is_dir()
     given = {"figure": "a/f.png", "table": "a/t.md", "values": "a/v.yml"}
     assert notebook_outputs("settings", given)["table"] == tmp_path / "a/t.md"
     with pytest.raises(ValueError, match=r"outputs of stage 'settings' must be \['figure', 'table', 'values'\], "
@@ -45,7 +58,7 @@ def test_paper_inputs_follow_the_config_datasets():
     assert "results/casestudy/mine/tables/casestudy_mine_ate.md" in inputs["figures_tables"]
     assert not any("gbsg2" in p for p in inputs["figures_tables"] + inputs["values"])
     n_paper = sum(out.paper is not None for s in ("settings", "evaluate", "ccw", "probation", "casestudy",
-                                                  "yardstick") for out in STAGES[s][2].values())
+                                                  "yardstick", "trial_report") for out in STAGES[s][2].values())
     assert len(inputs["figures_tables"]) + len(inputs["values"]) == n_paper
 
 

@@ -21,6 +21,7 @@ def test_schema_enums_are_the_registry_names():
     assert defs["method"]["properties"]["propensity_model"]["enum"] == sorted(registry.CLASSIFIERS)
     assert defs["method"]["properties"]["cate_model"]["enum"] == sorted(registry.REGRESSORS)
     assert props["ccw"]["properties"]["weights"]["propertyNames"]["enum"] == sorted(registry.WEIGHT_MODELS)
+    assert props["trial"]["properties"]["weights"]["propertyNames"]["enum"] == sorted(registry.WEIGHT_MODELS)
     settings = props["simulation"]["properties"]["settings"]["additionalProperties"]["properties"]
     assert settings["simulator"]["enum"] == sorted(registry.SIMULATORS)
     assert props["estimands"]["items"]["enum"] == list(registry.ESTIMANDS)
@@ -74,3 +75,26 @@ def test_check_config_passes_the_shipped_configs_and_names_a_wrong_key():
     bad = {**CONFIG, "ccw": {**CONFIG["ccw"], "simulation": {"start_rates": 0.2}}}
     with pytest.raises(ValueError, match=r"^ccw\.simulation: unknown parameter\(s\) \['start_rates'\]"):
         registry.check_config(bad)
+
+
+def test_check_config_checks_the_trial_block(tmp_path):
+    trial = CONFIG["trial"]
+    registry.check_config({**CONFIG, "trial": {**trial, "warehouse": {"source": "omop.duckdb"}, "replications": 1}})
+    with pytest.raises(ValueError, match=r"^trial\.replications: your own warehouse \(trial\.warehouse\.source\) is "
+                                         r"analysed once: set replications: 1, got 3$"):
+        registry.check_config({**CONFIG, "trial": {**trial, "warehouse": {"source": "omop.duckdb"}, "replications": 3}})
+    with pytest.raises(ValueError, match=r"^trial\.replications: a synthetic warehouse needs at least 2 replications"):
+        registry.check_config({**CONFIG, "trial": {**trial, "replications": 1}})
+    with pytest.raises(ValueError, match=r"^trial\.methods\.m: unknown method 'dr'"):
+        registry.check_config({**CONFIG, "trial": {**trial, "methods": {"m": {"method": "dr"}}}})
+    with pytest.raises(ValueError, match=r"^trial\.warehouse\.synthetic\.params: unknown parameter\(s\) \['missing'\]"):
+        registry.check_config({**CONFIG, "trial": {**trial, "warehouse": {"synthetic": {"n": 500, "params": {
+            "missing": 0.0}}}}})
+    spec = yaml.safe_load((ROOT / "config" / "trials" / "ehr_diabetes_grace.yaml").read_text())
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump({**spec, "horizon": 5}))
+    with pytest.raises(ValueError, match=r"^trial\.trials\.bad: trial specification: unknown key 'horizon' in the top "
+                                         r"level; allowed keys: \["):
+        registry.check_config({**CONFIG, "trial": {**trial, "trials": {"bad": str(tmp_path / "bad.yaml")}}})
+    (tmp_path / "days.yaml").write_text(yaml.safe_dump({**spec, "time_unit": "days"}))
+    with pytest.raises(ValueError, match=r"^trial\.trials\.days: a synthetic warehouse needs time_unit: years"):
+        registry.check_config({**CONFIG, "trial": {**trial, "trials": {"days": str(tmp_path / "days.yaml")}}})

@@ -125,6 +125,42 @@ def test_quick_config_runs_end_to_end(project):
     # privacy by subtraction (issue 20, item 1): nothing small or blanked can be read back from a published table
     found = check_published_tables(results)
     assert len(found) >= 4 and all(v == [] for v in found.values()), found
+    check_trial_outputs(project, html)
+
+
+def check_trial_outputs(project: Path, html: str) -> None:
+    """Records to trial: the paper quotes the estimates, patient-level tables exist only in the private folder, and
+    no file under results/ has a person_id column or as many rows as a cohort has patients."""
+    config = yaml.safe_load((project / "config" / "quick.yaml").read_text())["trial"]
+    private, trial = project / config["private"] / "trial", project / "results" / "trial"
+    n_patients = []
+    for name in config["trials"]:
+        for rep in range(config["replications"]):
+            records = private / name / f"rep{rep}" / "records"
+            analysis = pd.read_parquet(records / "cohort" / "analysis.parquet")
+            assert len(analysis) == config["warehouse"]["synthetic"]["n"]  # the simulator's patients, all eligible
+            assert (records / "omop" / "person.parquet").is_file() and (records / "truth" / "effects.parquet").is_file()
+            n_patients.append(len(analysis))
+    for path in (project / "results").rglob("*"):
+        assert path.suffix != ".parquet" or "trial" not in path.parts, path
+        if path.suffix == ".csv" and "trial" in path.parts:
+            table = pd.read_csv(path)
+            assert "person_id" not in table.columns and len(table) < min(n_patients), path
+        if path.suffix in (".md", ".yml", ".csv", ".html", ".ipynb") and path.is_file():
+            assert "person_id" not in path.read_text() or "logs" in path.parts, path
+    for path in (project / "paper" / "_generated").glob("trial_*.md"):
+        assert "person_id" not in path.read_text(), path
+    for name in ("figures/trial_estimates.png", "tables/trial_attrition.md", "tables/trial_table_one.md",
+                 "tables/trial_estimates.md", "summary.csv"):
+        assert (trial / name).is_file(), name
+    # the mean estimate the paper quotes is the one recomputed from the per-warehouse estimates
+    estimates = pd.concat(pd.read_csv(trial / "active" / f"rep{rep}" / "estimates.csv")
+                          for rep in range(config["replications"]))
+    mean = estimates.loc[estimates["method"] == "aipcw-dr", "estimate"].mean()
+    values = yaml.safe_load((trial / "values.yml").read_text())["trial"]
+    assert values["active"]["aipcw-dr"]["mean"] == f"{mean:.3g}"
+    text = " ".join(html.split())  # pandoc wraps long lines
+    assert "From health records to an emulated target trial" in text and f"{mean:.3g}" in text
 
 
 @pytest.mark.workflow

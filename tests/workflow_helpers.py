@@ -1,6 +1,5 @@
 """Running the workflow from tests: a copy of the project in a temporary folder, Snakemake in a subprocess."""
 
-import os
 import shutil
 import subprocess
 import sys
@@ -25,11 +24,10 @@ def project_copy(tmp_path: Path) -> Path:
 
 
 def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    """Run Snakemake in workdir with this environment's executables; `.output` holds stdout and stderr together."""
+    """Run Snakemake in workdir with this environment's executables and the copy's own package (its src/ first on
+    PYTHONPATH, also for the notebooks' kernel); `.output` holds stdout and stderr together."""
     bin_dir = str(Path(sys.executable).parent)
-    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(Path.home())}
-    if "PYTHONPATH" in os.environ:  # a checkout's sources tested with another checkout's environment
-        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(Path.home()), "PYTHONPATH": str(Path(workdir) / "src")}
     run = subprocess.run([*SNAKEMAKE, *args], cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                          text=True, env=env)
     run.output = run.stdout

@@ -118,7 +118,8 @@ def _check_simulator(name: str, params: Mapping, where: str) -> None:
 
 def check_config(config: Mapping) -> None:
     """Check the names of a workflow config that its JSON schema cannot see: method options and model names,
-    simulators and their parameters, clone-censor-weight weight models and simulator knobs."""
+    simulators and their parameters, clone-censor-weight weight models and simulator knobs, the trial
+    specifications of the records-to-trial block."""
     for name, spec in config["methods"].items():
         check_method_spec(spec, f"methods.{name}")
     for name, spec in config["casestudy"]["methods"].items():
@@ -128,6 +129,35 @@ def check_config(config: Mapping) -> None:
     for name, setting in config["simulation"]["settings"].items():
         _check_simulator(setting["simulator"], setting.get("params", {}), f"simulation.settings.{name}")
     _check_simulator("ehr_diabetes", config["ccw"]["simulation"], "ccw.simulation")
-    unknown = sorted(set(config["ccw"]["weights"]) - set(WEIGHT_MODELS))
-    if unknown:
-        raise ValueError(f"ccw.weights: unknown weight model(s) {unknown}; known: {sorted(WEIGHT_MODELS)}")
+    for key in ("ccw", "trial"):
+        unknown = sorted(set(config[key]["weights"]) - set(WEIGHT_MODELS))
+        if unknown:
+            raise ValueError(f"{key}.weights: unknown weight model(s) {unknown}; known: {sorted(WEIGHT_MODELS)}")
+    _check_trial(config["trial"])
+
+
+def _check_trial(trial: Mapping) -> None:
+    """The records-to-trial block: its methods, every trial specification (causalehr.cohort.load_spec), the
+    synthetic warehouse's simulator knobs (its horizon and grace come from the specification, in years), and one
+    replication for a user's warehouse, at least two for synthetic ones (Monte Carlo SE)."""
+    from causalehr.cohort import load_spec
+
+    for name, spec in trial["methods"].items():
+        check_method_spec(spec, f"trial.methods.{name}")
+    synthetic = trial["warehouse"].get("synthetic")
+    for name, path in trial["trials"].items():
+        try:
+            spec = load_spec(path)
+        except ValueError as error:
+            raise ValueError(f"trial.trials.{name}: {error}") from None
+        if synthetic is not None and spec.time_unit != "years":
+            raise ValueError(f"trial.trials.{name}: a synthetic warehouse needs time_unit: years in {path} (the "
+                             f"simulator's unit), got {spec.time_unit!r}")
+    if synthetic is not None:
+        _check_simulator("ehr_diabetes", synthetic.get("params", {}), "trial.warehouse.synthetic.params")
+        if trial["replications"] < 2:
+            raise ValueError("trial.replications: a synthetic warehouse needs at least 2 replications (Monte Carlo "
+                             f"standard errors), got {trial['replications']}")
+    elif trial["replications"] != 1:
+        raise ValueError("trial.replications: your own warehouse (trial.warehouse.source) is analysed once: set "
+                         f"replications: 1, got {trial['replications']}")

@@ -18,18 +18,21 @@ KERNEL_NAME = "causalehr"
 @dataclass(frozen=True)
 class Output:
     """One output of a stage: its path inside the stage's folder (``{wildcards}`` allowed), whether it is a
-    folder, the caption of the Snakemake report (``workflow/report/<caption>.rst``) and whether the paper reads it
-    ("figure", "table" or "values")."""
+    folder, the caption of the Snakemake report (``workflow/report/<caption>.rst``), whether the paper reads it
+    ("figure", "table" or "values") and whether it holds patient-level rows (``private``: written under the
+    private folder of the config's ``trial.private``, never under results/)."""
 
     path: str
     directory: bool = False
     caption: str | None = None
     paper: str | None = None
+    private: bool = False
 
 
-# The output contract: stage -> (folder under results/, report category, outputs). The rule of a stage declares
-# exactly these outputs (workflow/rules/common.smk: stage_rule_outputs) and passes them to its notebook as one
-# parameter `outputs`; a notebook run by hand writes the same files under results/notebooks/.
+# The output contract: stage -> (folder under results/ (and under the private folder for private outputs), report
+# category, outputs). The rule of a stage declares exactly these outputs (workflow/rules/common.smk:
+# stage_rule_outputs) and passes them to its notebook as one parameter `outputs`; a notebook run by hand writes the
+# same files under results/notebooks/ (private ones under private/notebooks/).
 STAGES: dict[str, tuple[str, str | None, dict[str, Output]]] = {
     "simulate": ("simulate/{setting}/rep{rep}", None, {
         "train": Output("train", directory=True), "test": Output("test", directory=True)}),
@@ -77,6 +80,21 @@ STAGES: dict[str, tuple[str, str | None, dict[str, Output]]] = {
         "metric_coverage": Output("probation_metric_coverage.parquet"),
         "ppi_coverage": Output("probation_ppi_coverage.parquet"),
         "values": Output("probation_values.yml", paper="values")}),
+    # records to trial: the private folder holds the warehouse (synthetic: with its truth) and the cohort's
+    # patient-level tables; results/ only the suppressed aggregates of causalehr.cohort.tables
+    "trial_cohort": ("trial/{trial}/rep{rep}", None, {
+        "records": Output("records", directory=True, private=True),
+        "attrition": Output("attrition.csv"), "table_one": Output("table_one.csv"),
+        "follow_up": Output("follow_up.csv")}),
+    "trial_estimate": ("trial/{trial}/rep{rep}", None, {
+        "estimates": Output("estimates.csv"), "calibration": Output("calibration.csv")}),
+    "trial_report": ("trial", "Target trial from records", {
+        "summary": Output("summary.csv"),
+        "figure": Output("figures/trial_estimates.png", caption="trial_estimates", paper="figure"),
+        "table_attrition": Output("tables/trial_attrition.md", paper="table"),
+        "table_one": Output("tables/trial_table_one.md", paper="table"),
+        "table_estimates": Output("tables/trial_estimates.md", paper="table"),
+        "values": Output("values.yml", paper="values")}),
 }
 
 
@@ -85,19 +103,21 @@ def _fill(pattern: str, wildcards: Mapping) -> str:
     return re.sub(r"\{(\w+)\}", lambda m: str(wildcards.get(m.group(1), m.group(0))), pattern)
 
 
-def stage_outputs(stage: str, results: str = "results", **wildcards) -> dict[str, str]:
-    """The paths of a stage's outputs (name -> path) under the ``results`` folder, wildcards filled in where
-    given (the rest stay as Snakemake wildcards)."""
+def stage_outputs(stage: str, results: str = "results", private: str = "private", **wildcards) -> dict[str, str]:
+    """The paths of a stage's outputs (name -> path) under the ``results`` folder (private outputs under the
+    ``private`` folder), wildcards filled in where given (the rest stay as Snakemake wildcards)."""
     if stage not in STAGES:
         raise ValueError(f"unknown stage {stage!r}; known: {sorted(STAGES)}")
     folder, _, outputs = STAGES[stage]
-    return {name: _fill(f"{results}/{folder}/{out.path}", wildcards) for name, out in outputs.items()}
+    return {name: _fill(f"{private if out.private else results}/{folder}/{out.path}", wildcards)
+            for name, out in outputs.items()}
 
 
 def notebook_outputs(stage: str, outputs: Mapping[str, str] | None = None, **wildcards) -> dict[str, Path]:
     """For a notebook: the paths its rule passed (``outputs``), or when run by hand those of the contract under
-    results/notebooks/; absolute, with their folders created. A missing or unknown name is an error."""
-    given = dict(outputs or stage_outputs(stage, "results/notebooks", **wildcards))
+    results/notebooks/ (private ones under private/notebooks/); absolute, with their folders created. A missing or
+    unknown name is an error."""
+    given = dict(outputs or stage_outputs(stage, "results/notebooks", "private/notebooks", **wildcards))
     expected = set(STAGES[stage][2])
     if set(given) != expected:
         raise ValueError(f"outputs of stage {stage!r} must be {sorted(expected)}, got {sorted(given)}")
@@ -110,8 +130,9 @@ def notebook_outputs(stage: str, outputs: Mapping[str, str] | None = None, **wil
 
 def paper_inputs(config: Mapping) -> dict[str, list[str]]:
     """The files the manuscript reads, from the stages the config runs: {"figures_tables": [...], "values": [...]};
-    the case studies of every dataset of the config and the yardstick of its randomised dataset."""
-    jobs = [("settings", {}), ("evaluate", {}), ("ccw", {}), ("probation", {}),
+    the case studies of every dataset of the config, the yardstick of its randomised dataset, the records-to-trial
+    report."""
+    jobs = [("settings", {}), ("evaluate", {}), ("ccw", {}), ("probation", {}), ("trial_report", {}),
             *[("casestudy", {"dataset": d}) for d in config["casestudy"]["datasets"]],
             ("yardstick", {"dataset": config["casestudy"]["yardstick"]["dataset"]})]
     out: dict[str, list[str]] = {"figures_tables": [], "values": []}

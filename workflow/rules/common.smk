@@ -29,7 +29,7 @@ def stage_rule_outputs(stage):
     with their caption in the Snakemake report."""
     _, category, specs = STAGES[stage]
     outputs = {}
-    for name, path in stage_outputs(stage).items():
+    for name, path in stage_outputs(stage, private=config["trial"]["private"]).items():
         spec = specs[name]
         if spec.directory:
             outputs[name] = directory(path)
@@ -111,3 +111,62 @@ def paper_input(kind):
         return PAPER_INPUTS[kind]
 
     return files
+
+
+# Records to trial (trial.smk)
+TRIAL = config["trial"]
+TRIAL_PRIVATE = TRIAL["private"]
+
+
+def trial_spec(wildcards):
+    """The specification file of a trial."""
+    return TRIAL["trials"][wildcards.trial]
+
+
+def trial_source():
+    """The user's warehouse as an input of the cohort rule (none for a synthetic warehouse)."""
+    source = TRIAL["warehouse"].get("source")
+    return [source] if source else []
+
+
+def trial_parameters(output, part, **params):
+    """Notebook parameters shared by the three parts: the trials, the warehouse, the methods, the base seed."""
+    warehouse = TRIAL["warehouse"]
+    return dict(
+        output=output,
+        part=part,
+        trials=TRIAL["trials"],
+        synthetic=warehouse.get("synthetic"),
+        source=warehouse.get("source"),
+        seed=config["seed"],
+        methods=TRIAL["methods"],
+        weights=TRIAL["weights"],
+        n_intervals=TRIAL["n_intervals"],
+        min_cell_size=config.get("min_cell_size", 10),
+        **params,
+    )
+
+
+def trial_report_inputs():
+    """The aggregates of every trial and replication: trial -> per replication {output name -> path}."""
+    return {
+        trial: [
+            {
+                **stage_outputs("trial_cohort", private=TRIAL_PRIVATE, trial=trial, rep=rep),
+                **stage_outputs("trial_estimate", trial=trial, rep=rep),
+            }
+            for rep in range(TRIAL["replications"])
+        ]
+        for trial in TRIAL["trials"]
+    }
+
+
+def trial_report_files(wildcards):
+    """The published aggregates the report reads (not the private records)."""
+    return [
+        path
+        for files in trial_report_inputs().values()
+        for rep in files
+        for name, path in rep.items()
+        if name != "records"
+    ]

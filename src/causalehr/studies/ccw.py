@@ -92,23 +92,25 @@ def run_replication(seed: int, *, n: int, simulation: dict, weights: dict, grace
     return out.assign(truth=truth[out["estimand"]].to_numpy()), fitted, cohort
 
 
-def summarise(results: pd.DataFrame) -> pd.DataFrame:
-    """Bias, empirical SE, RMSE, coverage and interval width with Monte Carlo SE per method and estimand
-    (:func:`causalehr.metrics.summarize_replications`). Methods without intervals (missing ``lower``/``upper``
-    in every replication) get NaN interval measures; a method with intervals in only some replications is an
-    error."""
-    has = results[["lower", "upper"]].notna().all(axis=1).groupby([results["method"], results["estimand"]])
+def summarise(results: pd.DataFrame, by: tuple[str, ...] = ("method", "estimand")) -> pd.DataFrame:
+    """Bias, empirical SE, RMSE, coverage and interval width with Monte Carlo SE per group of ``by`` (default
+    method and estimand; :func:`causalehr.metrics.summarize_replications`). Methods without intervals (missing
+    ``lower``/``upper`` in every replication) get NaN interval measures; a method with intervals in only some
+    replications is an error. The mean ``truth`` of each group is added."""
+    by = list(by)
+    keys = [results[c] for c in by]
+    has = results[["lower", "upper"]].notna().all(axis=1).groupby(keys)
     partial = has.any() & ~has.all()
     if partial.any():
         raise ValueError(f"intervals are missing in some replications of {list(partial[partial].index)}")
     with_interval = has.transform("all")
     filled = results.assign(lower=results["lower"].where(with_interval, results["estimate"]),
                             upper=results["upper"].where(with_interval, results["estimate"]))
-    out = summarize_replications(filled, by=["method", "estimand"])
-    interval = has.all().reindex(pd.MultiIndex.from_frame(out[["method", "estimand"]])).to_numpy()
+    out = summarize_replications(filled, by=by)
+    interval = has.all().reindex(pd.MultiIndex.from_frame(out[by])).to_numpy()
     measures = ["coverage", "coverage_mcse", "be_coverage", "be_coverage_mcse", "width", "width_mcse"]
     out.loc[~interval, measures] = np.nan
-    return out.assign(truth=results.groupby(["method", "estimand"])["truth"].mean().to_numpy())
+    return out.assign(truth=results.groupby(by)["truth"].mean().reindex(pd.MultiIndex.from_frame(out[by])).to_numpy())
 
 
 def ccw_table(summary: pd.DataFrame) -> str:
