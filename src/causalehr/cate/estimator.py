@@ -23,6 +23,7 @@ from ..nuisance import (
 )
 from ..nuisance.base import allows_nan, check_predict_covariates
 from .pseudo import ESTIMANDS, censoring_pseudo_outcomes, dr_scores, functional, time_grid
+from .selection import check_selection, fit_auto, predict_auto
 
 _CHUNK = 100_000  # patients predicted at once in cross-fitting
 
@@ -56,6 +57,11 @@ def _fit_ipcw_econml(est, X, a, time, event, nu):
     est.cate_model_ = est._cate_model().fit(nu["target"][keep], a[keep], X=X[keep], sample_weight=nu["weight"][keep])
 
 
+def _fit_constant(est, X, a, time, event, nu):
+    """No heterogeneity: the ATE (mean AIPCW-AIPW score) for everyone."""
+    est.constant_effect_ = float(dr_scores(nu["aipcw"], a, nu["mu0"], nu["mu1"], nu["propensity"]).mean())
+
+
 def _fit_survival(est, X, a, time, event, nu, *, treatment_as_feature):
     """T-learner (one survival model per arm) or S-learner (treatment as a feature)."""
     est.survival_model_ = ArmSurvival(est._survival_model(est.event_model, est.horizon_), treatment_as_feature)
@@ -77,6 +83,10 @@ def _predict_regressor(est, X):
 
 def _predict_econml(est, X):
     return np.asarray(est.cate_model_.effect(X)).ravel()
+
+
+def _predict_constant(est, X):
+    return np.full(len(X), est.constant_effect_)
 
 
 def _predict_survival_difference(est, X):
@@ -105,7 +115,9 @@ _METHODS = {
     "t-learner": _Method(partial(_fit_survival, treatment_as_feature=False), _predict_survival_difference),
     "s-learner": _Method(partial(_fit_survival, treatment_as_feature=True), _predict_survival_difference),
     "x-learner": _Method(_fit_x_learner, _predict_x_learner),
+    "constant": _Method(_fit_constant, _predict_constant),
 }
+_METHODS["auto"] = _Method(partial(fit_auto, methods=_METHODS), predict_auto)
 METHODS = tuple(_METHODS)
 
 
@@ -137,6 +149,11 @@ class CensoredCATE(BaseEstimator):
     * "x-learner" (Kunzel et al. 2019): IPCW-weighted regressions of the imputed effects f(U) - mu0(x)
       (treated) and mu1(x) - f(U) (controls) with cross-fitted mu, combined with the propensity; as the
       X-learner of Xu et al. (2023).
+    * "constant": no heterogeneity, the ATE (mean AIPCW-AIPW score) for everyone.
+    * "auto": fits the ``candidates`` on the same cross-fitted nuisances and chooses or stacks them by a
+      validation risk on held-out predictions: the R-risk (Nie & Wager 2021) with the AIPCW-transformed outcome,
+      or the DR risk of the AIPCW-AIPW scores (:mod:`causalehr.cate.selection`; Doutreligne & Varoquaux 2023).
+      ``cate_model`` is then the regressor of the DR- and X-learner candidates; the forest keeps its default.
 
     The ATE (:meth:`ate_interval`) is, for every method, the mean of the cross-fitted AIPCW-AIPW scores
     (one-step estimator, efficient influence function), with a Wald or multiplier-bootstrap interval.
@@ -179,6 +196,15 @@ class CensoredCATE(BaseEstimator):
         PositivityWarning when G(t- | x, a) before tau is below it for some patients.
     propensity_bounds : tuple of float, default=(0.02, 0.98)
         PositivityWarning when a propensity score is outside.
+    candidates : tuple of str, default=None
+        Method "auto": the candidate methods (of ``METHODS``, not "auto"); None: ``selection.CANDIDATES``, i.e.
+        "constant", "aipcw-causal-forest", "x-learner", "aipcw-dr", "t-learner".
+    selection_risk : {"r", "dr"}, default="r"
+        Method "auto": the validation risk minimised, R-risk or DR (pseudo-outcome) risk.
+    combine : {"stack", "select"}, default="stack"
+        Method "auto": non-negative weights summing to one that minimise the risk of the weighted CATE
+        (stacking), or all the weight on the candidate of least risk; either replaces "constant" only when it
+        lowers the risk by more than one standard error (``risk_reduction_``).
 
     Attributes
     ----------
@@ -203,6 +229,23 @@ class CensoredCATE(BaseEstimator):
         Fitted survival model ("t-learner", "s-learner").
     propensity_model_, cate_models_ : estimator, list of two estimators
         Fitted propensity and per-arm effect regressions ("x-learner").
+    constant_effect_ : float
+        The ATE predicted for everyone ("constant").
+    candidates_ : dict of str to CensoredCATE
+        Fitted candidates, sharing this estimator's nuisances ("auto").
+    held_out_effects_ : ndarray of shape (n, n_candidates)
+        Held-out CATE predictions of the candidates, in the order of ``candidates_`` ("auto").
+    validation_risks_ : pandas.DataFrame
+        R-risk and DR risk of the held-out predictions of each candidate and of the combination, row "auto"
+        ("auto").
+    weights_ : dict of str to float
+        Weight of each candidate, non-negative, summing to one ("auto").
+    selected_ : str
+        The candidate of largest weight ("auto").
+    risk_reduction_ : tuple of float
+        (mean, standard error) of the per-patient reduction of the validation risk by the stacked or selected
+        candidates over "constant"; below one standard error the weight goes to "constant" ("auto"; NaN
+        without the constant candidate).
     n_features_in_ : int
         Number of covariates.
 
@@ -214,10 +257,14 @@ class CensoredCATE(BaseEstimator):
     Double/debiased machine learning for treatment and structural parameters. Econometrics Journal 21, C1-C68.
     Cui, Y., Kosorok, M. R., Sverdrup, E., Wager, S. & Zhu, R. (2023). Estimating heterogeneous treatment
     effects with right-censored data via causal survival forests. JRSS B 85, 179-211.
+    Doutreligne, M. & Varoquaux, G. (2023). How to select predictive models for decision making or causal
+    inference. arXiv:2302.00370.
     Kennedy, E. H. (2023). Towards optimal doubly robust estimation of heterogeneous causal effects. Electronic
     Journal of Statistics 17, 3008-3049.
     Kunzel, S. R., Sekhon, J. S., Bickel, P. J. & Yu, B. (2019). Metalearners for estimating heterogeneous
     treatment effects using machine learning. PNAS 116, 4156-4165.
+    Nie, X. & Wager, S. (2021). Quasi-oracle estimation of heterogeneous treatment effects. Biometrika 108,
+    299-319.
     Robins, J. M., Rotnitzky, A. & Zhao, L. P. (1994). Estimation of regression coefficients when some
     regressors are not always observed. JASA 89, 846-866.
     Rubin, D. & van der Laan, M. J. (2007). A doubly robust censoring unbiased transformation. International
@@ -253,7 +300,7 @@ class CensoredCATE(BaseEstimator):
     def __init__(self, estimand="rmst", horizon=None, method="aipcw-dr", event_model=None, censoring_model=None,
                  propensity_model=None, cate_model=None, n_folds=5, random_state=None, *, n_grid=50,
                  treatment_as_feature=False, calibrate_propensity=None, min_censoring_survival=0.05,
-                 propensity_bounds=(0.02, 0.98)):
+                 propensity_bounds=(0.02, 0.98), candidates=None, selection_risk="r", combine="stack"):
         self.estimand = estimand
         self.horizon = horizon
         self.method = method
@@ -268,6 +315,9 @@ class CensoredCATE(BaseEstimator):
         self.calibrate_propensity = calibrate_propensity
         self.min_censoring_survival = min_censoring_survival
         self.propensity_bounds = propensity_bounds
+        self.candidates = candidates
+        self.selection_risk = selection_risk
+        self.combine = combine
 
     # ---------------------------------------------------------------- nuisances
     def _seeded(self, model):
@@ -307,6 +357,7 @@ class CensoredCATE(BaseEstimator):
             raise ValueError(f"estimand must be one of {ESTIMANDS}, got {self.estimand!r}")
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
+        check_selection(self)
         econml_needed = self.method in ("ipcw-econml", "aipcw-econml")
         if econml_needed and not is_econml_learner(self.cate_model):
             raise ValueError(f"method {self.method!r} needs an econml CATE learner as cate_model, "
@@ -429,8 +480,8 @@ class CensoredCATE(BaseEstimator):
                                              min_censoring_survival=self.min_censoring_survival,
                                              propensity_bounds=self.propensity_bounds)
         self.scores_ = dr_scores(nu["aipcw"], a, nu["mu0"], nu["mu1"], nu["propensity"])
-        _METHODS[self.method].fit(self, X, a, time, event, nu)
         self.n_features_in_ = X.shape[1]
+        _METHODS[self.method].fit(self, X, a, time, event, nu)
         return self
 
     def effect(self, X):
