@@ -64,7 +64,8 @@ def _fit_constant(est, X, a, time, event, nu):
 
 def _fit_survival(est, X, a, time, event, nu, *, treatment_as_feature):
     """T-learner (one survival model per arm) or S-learner (treatment as a feature)."""
-    est.survival_model_ = ArmSurvival(est._survival_model(est.event_model, est.horizon_), treatment_as_feature)
+    est.survival_model_ = ArmSurvival(est._survival_model(est.event_model, est.horizon_), treatment_as_feature,
+                                      est.extrapolate)
     est.survival_model_.fit(X, a, time, event)
 
 
@@ -196,6 +197,15 @@ class CensoredCATE(BaseEstimator):
         PositivityWarning when G(t- | x, a) before tau is below it for some patients.
     propensity_bounds : tuple of float, default=(0.02, 0.98)
         PositivityWarning when a propensity score is outside.
+    on_positivity_failure : {"warn", "raise"}, default="warn"
+        When the positivity report finds censoring survival below ``min_censoring_survival`` or propensity
+        scores outside ``propensity_bounds``: PositivityWarning, or stop with ValueError (same message).
+        :func:`causalehr.cate.propose_horizon` proposes a horizon where censoring positivity holds.
+    extrapolate : bool, default=False
+        Accept a horizon beyond the last observed time of an arm, holding the survival and censoring survival
+        of each arm constant after its last observed time (as grf's causal survival forest does implicitly).
+        This assumes no event and no censoring in that arm between its last time and the horizon; False:
+        ValueError naming this option.
     candidates : tuple of str, default=None
         Method "auto": the candidate methods (of ``METHODS``, not "auto"); None: ``selection.CANDIDATES``, i.e.
         "constant", "aipcw-causal-forest", "x-learner", "aipcw-dr", "t-learner".
@@ -300,7 +310,8 @@ class CensoredCATE(BaseEstimator):
     def __init__(self, estimand="rmst", horizon=None, method="aipcw-dr", event_model=None, censoring_model=None,
                  propensity_model=None, cate_model=None, n_folds=5, random_state=None, *, n_grid=50,
                  treatment_as_feature=False, calibrate_propensity=None, min_censoring_survival=0.05,
-                 propensity_bounds=(0.02, 0.98), candidates=None, selection_risk="r", combine="stack"):
+                 propensity_bounds=(0.02, 0.98), on_positivity_failure="warn", extrapolate=False, candidates=None,
+                 selection_risk="r", combine="stack"):
         self.estimand = estimand
         self.horizon = horizon
         self.method = method
@@ -315,6 +326,8 @@ class CensoredCATE(BaseEstimator):
         self.calibrate_propensity = calibrate_propensity
         self.min_censoring_survival = min_censoring_survival
         self.propensity_bounds = propensity_bounds
+        self.on_positivity_failure = on_positivity_failure
+        self.extrapolate = extrapolate
         self.candidates = candidates
         self.selection_risk = selection_risk
         self.combine = combine
@@ -388,9 +401,10 @@ class CensoredCATE(BaseEstimator):
                 "patients of both arms are still followed; pass it as CensoredCATE(horizon=...)")
         tau = float(self.horizon)
         for arm, last_time in last.items():
-            if tau > last_time:
+            if tau > last_time and not self.extrapolate:
                 raise ValueError(f"horizon {tau:g} is beyond the last observed time {last_time:g} in treatment "
-                                 f"arm {arm}")
+                                 f"arm {arm}; CensoredCATE(extrapolate=True) holds each arm's survival constant "
+                                 "after its last observed time")
         if not ((event == 1) & (time <= tau)).any():
             raise ValueError(f"no events at or before the horizon {tau:g}")
         return tau
@@ -422,9 +436,11 @@ class CensoredCATE(BaseEstimator):
         censored = ((event == 0) & (time < self.horizon_)).astype(np.int8)  # later censoring does not matter
         for k in range(self.n_folds):
             train, test = np.flatnonzero(self.folds_ != k), np.flatnonzero(self.folds_ == k)
-            ev = ArmSurvival(self._survival_model(self.event_model, self.horizon_), self.treatment_as_feature)
+            ev = ArmSurvival(self._survival_model(self.event_model, self.horizon_), self.treatment_as_feature,
+                             self.extrapolate)
             ev.fit(X[train], a[train], time[train], event[train])
-            ce = ArmSurvival(self._survival_model(self.censoring_model, self.horizon_), self.treatment_as_feature)
+            ce = ArmSurvival(self._survival_model(self.censoring_model, self.horizon_), self.treatment_as_feature,
+                             self.extrapolate)
             ce.fit(X[train], a[train], time[train], censored[train])
             ps = self._propensity().fit(X[train], a[train])
             for s in range(0, len(test), _CHUNK):
@@ -478,7 +494,8 @@ class CensoredCATE(BaseEstimator):
         self.nuisances_ = nu
         self.positivity_ = positivity_report(nu["g_tau"], nu["propensity"], self.horizon_,
                                              min_censoring_survival=self.min_censoring_survival,
-                                             propensity_bounds=self.propensity_bounds)
+                                             propensity_bounds=self.propensity_bounds,
+                                             errors=self.on_positivity_failure)
         self.scores_ = dr_scores(nu["aipcw"], a, nu["mu0"], nu["mu1"], nu["propensity"])
         self.n_features_in_ = X.shape[1]
         _METHODS[self.method].fit(self, X, a, time, event, nu)

@@ -58,25 +58,32 @@ def make_propensity(classifier=None, calibrate=None):
     return CalibratedClassifierCV(clf, method=calibrate, cv=3)
 
 
-def positivity_report(g_min, propensity, horizon, *, min_censoring_survival=0.05, propensity_bounds=(0.02, 0.98)):
+def positivity_report(g_min, propensity, horizon, *, min_censoring_survival=0.05, propensity_bounds=(0.02, 0.98),
+                      errors="warn"):
     """Summarise positivity and warn (PositivityWarning) naming the values under the thresholds.
 
     ``g_min``: per patient, smallest G(t- | x, a) before the horizon (own arm); ``propensity``: e(x).
+    ``errors``: "warn" (PositivityWarning) or "raise" (ValueError with the same messages, joined by "; ").
     Returns a dict with the minima, ranges and counts.
     """
+    if errors not in ("warn", "raise"):
+        raise ValueError(f"errors must be 'warn' or 'raise', got {errors!r}")
     g_min, e = np.asarray(g_min), np.asarray(propensity)
     lo, hi = propensity_bounds
     n_low_g = int((g_min < min_censoring_survival).sum())
     n_bad_e = int(((e < lo) | (e > hi)).sum())
+    failures = []
     if n_low_g:
-        warnings.warn(
+        failures.append(
             f"censoring survival G(t-|x,a) before horizon {horizon:g} is below {min_censoring_survival:g} for "
-            f"{n_low_g} patients (smallest {g_min.min():.4g}): IPCW weights are large",
-            PositivityWarning, stacklevel=3)
+            f"{n_low_g} patients (smallest {g_min.min():.4g}): IPCW weights are large")
     if n_bad_e:
-        warnings.warn(
-            f"propensity score outside [{lo:g}, {hi:g}] for {n_bad_e} patients "
-            f"(range {e.min():.4g} to {e.max():.4g})", PositivityWarning, stacklevel=3)
+        failures.append(f"propensity score outside [{lo:g}, {hi:g}] for {n_bad_e} patients "
+                        f"(range {e.min():.4g} to {e.max():.4g})")
+    if failures and errors == "raise":
+        raise ValueError("; ".join(failures))
+    for message in failures:
+        warnings.warn(message, PositivityWarning, stacklevel=3)
     return {"min_censoring_survival": float(g_min.min()), "n_censoring_survival_below": n_low_g,
             "propensity_min": float(e.min()), "propensity_max": float(e.max()),
             "n_propensity_outside": n_bad_e}
