@@ -214,7 +214,7 @@ class CensoredCATE(BaseEstimator):
     combine : {"stack", "select"}, default="stack"
         Method "auto": non-negative weights summing to one that minimise the risk of the weighted CATE
         (stacking), or all the weight on the candidate of least risk; either replaces "constant" only when it
-        lowers the risk by more than one standard error (``risk_reduction_``).
+        lowers the cross-validated risk by more than 1.645 standard errors (``risk_reduction_``).
 
     Attributes
     ----------
@@ -254,8 +254,8 @@ class CensoredCATE(BaseEstimator):
         The candidate of largest weight ("auto").
     risk_reduction_ : tuple of float
         (mean, standard error) of the per-patient reduction of the validation risk by the stacked or selected
-        candidates over "constant"; below one standard error the weight goes to "constant" ("auto"; NaN
-        without the constant candidate).
+        candidates over "constant", the weights refitted without each fold; below 1.645 standard errors the
+        weight goes to "constant" ("auto"; NaN without the constant candidate).
     n_features_in_ : int
         Number of covariates.
 
