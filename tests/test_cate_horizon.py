@@ -1,4 +1,5 @@
-"""The horizon: proposing it where censoring positivity holds, stopping on positivity failure, extrapolating."""
+"""The horizon (proposing it where censoring positivity holds, stopping on positivity failure, extrapolating) and
+the default propensity on unscaled covariates."""
 
 import warnings
 
@@ -68,3 +69,21 @@ def test_extrapolate_holds_each_arms_survival_after_its_last_time():
     km0 = est.survival_model_.predict_survival(X[:1], 0, est.grid_)
     assert km0[0, -1] == km0[0, np.searchsorted(est.grid_, last0)]
     assert np.isfinite(est.effect(X)).all()
+
+
+def test_default_propensity_solves_its_likelihood_on_unscaled_counts():
+    # counts in the hundreds to millions (CD4, viral load): the default logistic regression reaches the optimum of
+    # its penalised log likelihood, gradient X'(e - a) + coef / C = 0 (C = 1), in the covariates' own units
+    from causalehr.nuisance import make_propensity
+
+    rng = np.random.default_rng(0)
+    n = 5000
+    cd4, viral_load = rng.uniform(0, 1500, n), rng.lognormal(9, 1.5, n)
+    X = np.column_stack([cd4, viral_load, rng.uniform(20, 70, n), rng.poisson(2000, n)])
+    a = rng.binomial(1, 1 / (1 + np.exp(-((cd4 - 700) / 300 + (np.log(viral_load) - 9) / 1.5))))
+    model = make_propensity().fit(X, a)
+    e = model.predict_proba(X)[:, 1]
+    gradient = X.T @ (e - a) + model.coef_.ravel()
+    # Newton: 1e-13 relative to sum |x|; the earlier lbfgs default stopped at 2e-7
+    np.testing.assert_allclose(gradient / np.abs(X).sum(axis=0), 0, atol=1e-10)
+    assert abs(np.sum(e - a)) < 1e-8 * n   # intercept (unpenalised)

@@ -10,7 +10,7 @@ from sklearn.linear_model import LogisticRegression
 
 # The propensity classifiers of the package (unfitted, default parameters; clone before use): the contract test
 # (tests/test_nuisance_contract.py) runs over them.
-PROPENSITY_MODELS = (LogisticRegression(max_iter=1000), HistGradientBoostingClassifier())
+PROPENSITY_MODELS = (LogisticRegression(max_iter=1000, solver="newton-cholesky"), HistGradientBoostingClassifier())
 
 
 class PositivityWarning(UserWarning):
@@ -23,7 +23,11 @@ def make_propensity(classifier=None, calibrate=None):
     Parameters
     ----------
     classifier : scikit-learn classifier with ``predict_proba``, default=None
-        None: logistic regression (``LogisticRegression(max_iter=1000)``). It is cloned, never fitted in place.
+        None: logistic regression (``LogisticRegression(max_iter=1000, solver="newton-cholesky")``): Newton's
+        method converges on covariates of any scale (counts in the thousands, e.g. CD4 counts), and solves the
+        same penalised likelihood as the earlier lbfgs default (propensities equal to 4e-4 on the simulated
+        settings, lbfgs' own tolerance), where standardising the covariates would change the L2 penalty's
+        units and the propensities (by up to 0.009 on csf1). It is cloned, never fitted in place.
     calibrate : {None, "sigmoid", "isotonic"}, default=None
         Wrap the classifier in ``CalibratedClassifierCV(method=calibrate, cv=3)``: Platt (1999) scaling or
         isotonic regression (Zadrozny & Elkan 2002) fitted on held-out folds.
@@ -50,7 +54,7 @@ def make_propensity(classifier=None, calibrate=None):
     >>> e.shape, bool(((0 < e) & (e < 1)).all())
     ((300,), True)
     """
-    clf = LogisticRegression(max_iter=1000) if classifier is None else clone(classifier)
+    clf = LogisticRegression(max_iter=1000, solver="newton-cholesky") if classifier is None else clone(classifier)
     if calibrate is None:
         return clf
     if calibrate not in ("sigmoid", "isotonic"):
