@@ -210,8 +210,11 @@ def test_bad_input_messages():
     X, a, t, d, _ = simple_cohort(400, 7)
     fit = CensoredCATE(horizon=TAU, n_folds=2, random_state=0).fit
     last = t[a == 0].max()
-    with pytest.raises(ValueError, match=rf"horizon 100 is beyond the last observed time {last:g} in treatment arm 0"):
+    with pytest.raises(ValueError) as error:
         CensoredCATE(horizon=100).fit(X, a, t, d)
+    assert str(error.value) == (f"horizon 100 is beyond the last observed time {last:g} in treatment arm 0; "
+                                "CensoredCATE(extrapolate=True) holds each arm's survival constant after its "
+                                "last observed time")
     with pytest.raises(ValueError, match=r"no events at or before the horizon 0.001"):
         CensoredCATE(horizon=0.001).fit(X, a, t, np.where(t <= 0.001, 0, d))
     fitted = fit(X, a, t, d)

@@ -43,15 +43,16 @@ def test_make_estimator_builds_the_named_models_with_the_seed():
 
 @pytest.mark.parametrize("spec, message", [
     ({"method": "aipcw-dr", "event_modle": "cox"},
-     "methods.m: unknown option(s) ['event_modle']; accepted: ['calibrate_propensity', 'cate_model', "
-     "'censoring_model', 'event_model', 'method', 'min_censoring_survival', 'n_folds', 'n_grid', "
-     "'propensity_bounds', 'propensity_model', 'treatment_as_feature']"),
+     "methods.m: unknown option(s) ['event_modle']; accepted: ['calibrate_propensity', 'candidates', "
+     "'cate_model', 'censoring_model', 'combine', 'event_model', 'extrapolate', 'method', 'min_censoring_survival', "
+     "'n_folds', 'n_grid', 'on_positivity_failure', 'propensity_bounds', 'propensity_model', 'selection_risk', "
+     "'treatment_as_feature']"),
     ({"method": "aipcw-dr", "censoring_model": "kaplan_meier"},
      "methods.m: unknown censoring_model 'kaplan_meier'; known: ['cox', 'discrete-time', 'discrete-time-logistic', "
      "'kaplan-meier', 'survivalboost']"),
     ({"method": "dr-learner"},
-     "methods.m: unknown method 'dr-learner'; known: ['aipcw-causal-forest', 'aipcw-dr', 'ipcw-dr', 's-learner', "
-     "'t-learner', 'x-learner']"),
+     "methods.m: unknown method 'dr-learner'; known: ['aipcw-causal-forest', 'aipcw-dr', 'auto', 'constant', "
+     "'ipcw-dr', 's-learner', 't-learner', 'x-learner']"),
     ({"method": "aipcw-dr", "horizon": 3.0}, "methods.m: unknown option(s) ['horizon']"),
 ])
 def test_a_misspelt_method_specification_is_named(spec, message):

@@ -69,7 +69,7 @@ WEIGHT_MODELS: dict[str, Factory] = {
 # "pooled-causal-forest" fits event and censoring models with the treatment as a feature, as grf does
 LEARNERS: dict[str, dict] = {
     **{m: {"method": m} for m in ("aipcw-dr", "ipcw-dr", "aipcw-causal-forest", "t-learner", "s-learner",
-                                  "x-learner")},
+                                  "x-learner", "constant", "auto")},
     "pooled-causal-forest": {"method": "aipcw-causal-forest", "treatment_as_feature": True},
 }
 # options of CensoredCATE a specification may set besides the model names (not: estimand, horizon, random_state,

@@ -27,6 +27,7 @@ from ..nuisance import (
 from ..nuisance.base import allows_nan, check_predict_covariates
 from .competing import COMPETING_ESTIMANDS, check_competing_data, competing_functional, competing_pseudo_outcomes
 from .pseudo import ESTIMANDS, censoring_pseudo_outcomes, dr_scores, functional, time_grid
+from .selection import check_selection, fit_auto, predict_auto
 
 _CHUNK = 100_000  # patients predicted at once in cross-fitting
 
@@ -60,9 +61,14 @@ def _fit_ipcw_econml(est, X, a, time, event, nu):
     est.cate_model_ = est._cate_model().fit(nu["target"][keep], a[keep], X=X[keep], sample_weight=nu["weight"][keep])
 
 
+def _fit_constant(est, X, a, time, event, nu):
+    """No heterogeneity: the ATE (mean AIPCW-AIPW score) for everyone."""
+    est.constant_effect_ = float(dr_scores(nu["aipcw"], a, nu["mu0"], nu["mu1"], nu["propensity"]).mean())
+
+
 def _fit_survival(est, X, a, time, event, nu, *, treatment_as_feature):
     """T-learner (one survival model per arm) or S-learner (treatment as a feature)."""
-    est.survival_model_ = ArmSurvival(est._event_model(), treatment_as_feature)
+    est.survival_model_ = ArmSurvival(est._event_model(), treatment_as_feature, est.extrapolate)
     est.survival_model_.fit(X, a, time, event)
 
 
@@ -81,6 +87,10 @@ def _predict_regressor(est, X):
 
 def _predict_econml(est, X):
     return np.asarray(est.cate_model_.effect(X)).ravel()
+
+
+def _predict_constant(est, X):
+    return np.full(len(X), est.constant_effect_)
 
 
 def _predict_survival_difference(est, X):
@@ -109,7 +119,9 @@ _METHODS = {
     "t-learner": _Method(partial(_fit_survival, treatment_as_feature=False), _predict_survival_difference),
     "s-learner": _Method(partial(_fit_survival, treatment_as_feature=True), _predict_survival_difference),
     "x-learner": _Method(_fit_x_learner, _predict_x_learner),
+    "constant": _Method(_fit_constant, _predict_constant),
 }
+_METHODS["auto"] = _Method(partial(fit_auto, methods=_METHODS), predict_auto)
 METHODS = tuple(_METHODS)
 
 
@@ -141,6 +153,11 @@ class CensoredCATE(BaseEstimator):
     * "x-learner" (Kunzel et al. 2019): IPCW-weighted regressions of the imputed effects f(U) - mu0(x)
       (treated) and mu1(x) - f(U) (controls) with cross-fitted mu, combined with the propensity; as the
       X-learner of Xu et al. (2023).
+    * "constant": no heterogeneity, the ATE (mean AIPCW-AIPW score) for everyone.
+    * "auto": fits the ``candidates`` on the same cross-fitted nuisances and chooses or stacks them by a
+      validation risk on held-out predictions: the R-risk (Nie & Wager 2021) with the AIPCW-transformed outcome,
+      or the DR risk of the AIPCW-AIPW scores (:mod:`causalehr.cate.selection`; Doutreligne & Varoquaux 2023).
+      ``cate_model`` is then the regressor of the DR- and X-learner candidates; the forest keeps its default.
 
     The ATE (:meth:`ate_interval`) is, for every method, the mean of the cross-fitted AIPCW-AIPW scores
     (one-step estimator, efficient influence function), with a Wald or multiplier-bootstrap interval.
@@ -204,6 +221,24 @@ class CensoredCATE(BaseEstimator):
     causes : sequence of int, default=None
         The causes the data may hold (competing-risks estimands): an event code outside 0 and ``causes`` is an
         error; None: every positive integer code found in ``event``.
+    on_positivity_failure : {"warn", "raise"}, default="warn"
+        When the positivity report finds censoring survival below ``min_censoring_survival`` or propensity
+        scores outside ``propensity_bounds``: PositivityWarning, or stop with ValueError (same message).
+        :func:`causalehr.cate.propose_horizon` proposes a horizon where censoring positivity holds.
+    extrapolate : bool, default=False
+        Accept a horizon beyond the last observed time of an arm, holding the survival and censoring survival
+        of each arm constant after its last observed time (as grf's causal survival forest does implicitly).
+        This assumes no event and no censoring in that arm between its last time and the horizon; False:
+        ValueError naming this option.
+    candidates : tuple of str, default=None
+        Method "auto": the candidate methods (of ``METHODS``, not "auto"); None: ``selection.CANDIDATES``, i.e.
+        "constant", "aipcw-causal-forest", "x-learner", "aipcw-dr", "t-learner".
+    selection_risk : {"r", "dr"}, default="r"
+        Method "auto": the validation risk minimised, R-risk or DR (pseudo-outcome) risk.
+    combine : {"stack", "select"}, default="stack"
+        Method "auto": non-negative weights summing to one that minimise the risk of the weighted CATE
+        (stacking), or all the weight on the candidate of least risk; either replaces "constant" only when it
+        lowers the cross-validated risk by more than 1.645 standard errors (``risk_reduction_``).
 
     Attributes
     ----------
@@ -228,6 +263,23 @@ class CensoredCATE(BaseEstimator):
         Fitted survival model ("t-learner", "s-learner").
     propensity_model_, cate_models_ : estimator, list of two estimators
         Fitted propensity and per-arm effect regressions ("x-learner").
+    constant_effect_ : float
+        The ATE predicted for everyone ("constant").
+    candidates_ : dict of str to CensoredCATE
+        Fitted candidates, sharing this estimator's nuisances ("auto").
+    held_out_effects_ : ndarray of shape (n, n_candidates)
+        Held-out CATE predictions of the candidates, in the order of ``candidates_`` ("auto").
+    validation_risks_ : pandas.DataFrame
+        R-risk and DR risk of the held-out predictions of each candidate and of the combination, row "auto"
+        ("auto").
+    weights_ : dict of str to float
+        Weight of each candidate, non-negative, summing to one ("auto").
+    selected_ : str
+        The candidate of largest weight ("auto").
+    risk_reduction_ : tuple of float
+        (mean, standard error) of the per-patient reduction of the validation risk by the stacked or selected
+        candidates over "constant", the weights refitted without each fold; below 1.645 standard errors the
+        weight goes to "constant" ("auto"; NaN without the constant candidate).
     n_features_in_ : int
         Number of covariates.
 
@@ -241,12 +293,16 @@ class CensoredCATE(BaseEstimator):
     effects with right-censored data via causal survival forests. JRSS B 85, 179-211.
     Bai, X., Tsiatis, A. A. & O'Brien, S. M. (2013). Doubly-robust estimators of treatment-specific survival
     distributions in observational studies with stratified sampling. Biometrics 69, 830-839.
+    Doutreligne, M. & Varoquaux, G. (2023). How to select predictive models for decision making or causal
+    inference. arXiv:2302.00370.
     Kennedy, E. H. (2023). Towards optimal doubly robust estimation of heterogeneous causal effects. Electronic
     Journal of Statistics 17, 3008-3049.
     Kunzel, S. R., Sekhon, J. S., Bickel, P. J. & Yu, B. (2019). Metalearners for estimating heterogeneous
     treatment effects using machine learning. PNAS 116, 4156-4165.
     Ozenne, B. M. H., Scheike, T. H., Staerk, L. & Gerds, T. A. (2020). On the estimation of average treatment
     effects with right-censored time to event outcome and competing risks. Biometrical Journal 62, 751-763.
+    Nie, X. & Wager, S. (2021). Quasi-oracle estimation of heterogeneous treatment effects. Biometrika 108,
+    299-319.
     Robins, J. M., Rotnitzky, A. & Zhao, L. P. (1994). Estimation of regression coefficients when some
     regressors are not always observed. JASA 89, 846-866.
     Rubin, D. & van der Laan, M. J. (2007). A doubly robust censoring unbiased transformation. International
@@ -282,7 +338,8 @@ class CensoredCATE(BaseEstimator):
     def __init__(self, estimand="rmst", horizon=None, method="aipcw-dr", event_model=None, censoring_model=None,
                  propensity_model=None, cate_model=None, n_folds=5, random_state=None, *, n_grid=50,
                  treatment_as_feature=False, calibrate_propensity=None, min_censoring_survival=0.05,
-                 propensity_bounds=(0.02, 0.98), n_jobs=None, cause=1, causes=None):
+                 propensity_bounds=(0.02, 0.98), n_jobs=None, cause=1, causes=None, on_positivity_failure="warn",
+                 extrapolate=False, candidates=None, selection_risk="r", combine="stack"):
         self.estimand = estimand
         self.horizon = horizon
         self.method = method
@@ -300,6 +357,11 @@ class CensoredCATE(BaseEstimator):
         self.n_jobs = n_jobs
         self.cause = cause
         self.causes = causes
+        self.on_positivity_failure = on_positivity_failure
+        self.extrapolate = extrapolate
+        self.candidates = candidates
+        self.selection_risk = selection_risk
+        self.combine = combine
 
     # ---------------------------------------------------------------- nuisances
     def _seeded(self, model):
@@ -354,6 +416,7 @@ class CensoredCATE(BaseEstimator):
             raise ValueError(f"estimand must be one of {ESTIMANDS + COMPETING_ESTIMANDS}, got {self.estimand!r}")
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
+        check_selection(self)
         econml_needed = self.method in ("ipcw-econml", "aipcw-econml")
         if econml_needed and not is_econml_learner(self.cate_model):
             raise ValueError(f"method {self.method!r} needs an econml CATE learner as cate_model, "
@@ -388,9 +451,10 @@ class CensoredCATE(BaseEstimator):
                 "patients of both arms are still followed; pass it as CensoredCATE(horizon=...)")
         tau = float(self.horizon)
         for arm, last_time in last.items():
-            if tau > last_time:
+            if tau > last_time and not self.extrapolate:
                 raise ValueError(f"horizon {tau:g} is beyond the last observed time {last_time:g} in treatment "
-                                 f"arm {arm}")
+                                 f"arm {arm}; CensoredCATE(extrapolate=True) holds each arm's survival constant "
+                                 "after its last observed time")
         if not ((event == 1) & (time <= tau)).any():
             raise ValueError(f"no events at or before the horizon {tau:g}")
         for arm in (0, 1):
@@ -426,9 +490,10 @@ class CensoredCATE(BaseEstimator):
         censored = ((event == 0) & (time < self.horizon_)).astype(np.int8)  # later censoring does not matter
         for k in range(self.n_folds):
             train, test = np.flatnonzero(self.folds_ != k), np.flatnonzero(self.folds_ == k)
-            ev = ArmSurvival(self._event_model(), self.treatment_as_feature)
+            ev = ArmSurvival(self._event_model(), self.treatment_as_feature, self.extrapolate)
             ev.fit(X[train], a[train], time[train], event[train])
-            ce = ArmSurvival(self._survival_model(self.censoring_model, self.horizon_), self.treatment_as_feature)
+            ce = ArmSurvival(self._survival_model(self.censoring_model, self.horizon_), self.treatment_as_feature,
+                             self.extrapolate)
             ce.fit(X[train], a[train], time[train], censored[train])
             ps = self._propensity().fit(X[train], a[train])
             for s in range(0, len(test), _CHUNK):
@@ -497,10 +562,11 @@ class CensoredCATE(BaseEstimator):
         self.nuisances_ = nu
         self.positivity_ = positivity_report(nu["g_tau"], nu["propensity"], self.horizon_,
                                              min_censoring_survival=self.min_censoring_survival,
-                                             propensity_bounds=self.propensity_bounds)
+                                             propensity_bounds=self.propensity_bounds,
+                                             errors=self.on_positivity_failure)
         self.scores_ = dr_scores(nu["aipcw"], a, nu["mu0"], nu["mu1"], nu["propensity"])
-        _METHODS[self.method].fit(self, X, a, time, event, nu)
         self.n_features_in_ = X.shape[1]
+        _METHODS[self.method].fit(self, X, a, time, event, nu)
         return self
 
     def effect(self, X):

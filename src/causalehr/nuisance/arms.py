@@ -33,6 +33,9 @@ class ArmSurvival(BaseEstimator):
         Any model of :mod:`causalehr.nuisance` (``fit(X, time, event)``, ``predict_survival(X, times)``); cloned.
     treatment_as_feature : bool, default=False
         One model with the treatment as a feature instead of one model per arm.
+    hold_after_last : bool, default=False
+        Hold S(t | x, a) at S(last | x, a) after ``last``, the last observed time of arm a (extrapolation past
+        the data of an arm, as grf's survival forests do); False: the model's own prediction there.
 
     Attributes
     ----------
@@ -40,6 +43,8 @@ class ArmSurvival(BaseEstimator):
         The fitted models: one per arm (index = arm), or one; None where the data had no event.
     n_causes_ : int
         Largest event code (1 for survival data, K for K competing causes).
+    last_time_ : ndarray of shape (2,)
+        Last observed time of each arm.
 
     Examples
     --------
@@ -52,9 +57,10 @@ class ArmSurvival(BaseEstimator):
     [array([[0.19, 0.04]]), array([[0.18, 0.04]])]
     """
 
-    def __init__(self, model, treatment_as_feature=False):
+    def __init__(self, model, treatment_as_feature=False, hold_after_last=False):
         self.model = model
         self.treatment_as_feature = treatment_as_feature
+        self.hold_after_last = hold_after_last
 
     def fit(self, X, treatment, time, event):
         """Fit on covariates X (n, p), 0/1 ``treatment``, follow-up ``time`` and ``event`` (0/1, or 0 and the causes
@@ -63,6 +69,7 @@ class ArmSurvival(BaseEstimator):
         a = check_arms(treatment, len(X))
         time, event = np.asarray(time, dtype=float), np.asarray(event)
         self.n_causes_ = int(event.max())
+        self.last_time_ = np.array([time[a == arm].max() for arm in (0, 1)])
         if self.treatment_as_feature:
             self.models_ = [self._fit_one(np.column_stack([X, a]), time, event)]
         else:
@@ -79,6 +86,8 @@ class ArmSurvival(BaseEstimator):
         check_is_fitted(self)
         X = np.asarray(X, dtype=float)
         model = self.models_[0 if self.treatment_as_feature else arm]
+        if self.hold_after_last:
+            times = np.minimum(np.asarray(times, dtype=float), self.last_time_[arm])
         if model is None:
             return np.ones((len(X), len(np.atleast_1d(times))))
         if self.treatment_as_feature:

@@ -1,0 +1,223 @@
+"""Choosing and combining CATE learners under censoring: the method "auto" of :class:`CensoredCATE`.
+
+Every candidate learner is fitted on the same cross-fitted nuisances; its held-out CATE predictions (patient i
+predicted by a model that did not see i) are scored by a validation risk built from censoring-adjusted doubly
+robust quantities, and the candidates are chosen or combined (stacked) to minimise that risk:
+
+* R-risk (Nie & Wager 2021), with the AIPCW-transformed outcome Y* (Tsiatis 2006; Rubin & van der Laan 2007)
+  in place of the uncensored outcome: mean_i [Y*_i - m(X_i) - (W_i - e(X_i)) tau(X_i)]^2, m = e mu1 + (1 - e) mu0,
+  the loss the causal survival forest solves locally (Cui et al. 2023); Doutreligne & Varoquaux (2023) found it
+  the most reliable risk for causal model selection.
+* DR risk: mean_i [Gamma_i - tau(X_i)]^2 with Gamma the AIPCW-AIPW score (the DR-learner's pseudo-outcome,
+  Kennedy 2023; Saito & Yasui 2020).
+
+Stacking finds weights w >= 0 with sum w = 1 minimising the risk of sum_j w_j tau_j, the super learner's
+convex combination (van der Laan, Polley & Hubbard 2007) under a causal risk; selection puts all the weight on
+the candidate of least risk. When the constant model (the ATE for everyone) is a candidate, the combination
+replaces it only if it lowers the risk significantly: the weights (or the choice) are refitted without each
+fold and scored on it, and the mean per-patient risk reduction over the constant model must exceed 1.645 of
+its standard errors (one-sided 5% test; the in-sample reduction of a stack is optimistic, as the minimum over
+the simplex). "No heterogeneity" is kept unless the data show otherwise, so that the chosen learner is worse
+than it only by validation noise.
+
+Held-out predictions: the causal forest's out-of-bag predictions (each tree is grown on a half-sample, so a
+patient's prediction averages the trees that did not see it); the T-/S-learner's cross-fitted nuisances
+mu1 - mu0 when it uses the same survival model as the nuisances (they are its held-out predictions); the
+other candidates are refitted on the cross-fitting folds of the nuisances (``folds_``). The nuisances of the
+risk are the cross-fitted ones of :class:`CensoredCATE`: a candidate refitted without fold k used
+pseudo-outcomes whose nuisance models saw fold k, a leak of second order (nuisance error only).
+
+References
+----------
+Doutreligne, M. & Varoquaux, G. (2023). How to select predictive models for decision making or causal
+inference. arXiv:2302.00370.
+Kennedy, E. H. (2023). Towards optimal doubly robust estimation of heterogeneous causal effects. Electronic
+Journal of Statistics 17, 3008-3049.
+Nie, X. & Wager, S. (2021). Quasi-oracle estimation of heterogeneous treatment effects. Biometrika 108, 299-319.
+Rubin, D. & van der Laan, M. J. (2007). A doubly robust censoring unbiased transformation. International Journal
+of Biostatistics 3(1).
+Saito, Y. & Yasui, S. (2020). Counterfactual cross-validation: stable model selection procedure for causal
+inference models. ICML, 8398-8407.
+Tsiatis, A. A. (2006). Semiparametric Theory and Missing Data. Springer.
+van der Laan, M. J., Polley, E. C. & Hubbard, A. E. (2007). Super learner. Statistical Applications in Genetics
+and Molecular Biology 6(1).
+"""
+
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+
+from .pseudo import dr_scores
+
+CANDIDATES = ("constant", "aipcw-causal-forest", "x-learner", "aipcw-dr", "t-learner")
+RISKS = ("r", "dr")
+COMBINATIONS = ("stack", "select")
+# one-sided 5% z-test of a positive cross-validated risk reduction over the constant model
+_Z_KEEP_CONSTANT = 1.645
+# the attributes a candidate shares with the "auto" estimator that fitted it (set by CensoredCATE.fit)
+_SHARED = ("horizon_", "grid_", "step_", "folds_", "nuisances_", "positivity_", "scores_", "n_features_in_")
+
+
+def check_selection(est):
+    """ValueError naming the option when the "auto" options of CensoredCATE ``est`` are not valid."""
+    if est.selection_risk not in RISKS:
+        raise ValueError(f"selection_risk must be one of {RISKS}, got {est.selection_risk!r}")
+    if est.combine not in COMBINATIONS:
+        raise ValueError(f"combine must be one of {COMBINATIONS}, got {est.combine!r}")
+    if est.candidates is not None:
+        allowed = (*CANDIDATES, "s-learner", "ipcw-dr")
+        unknown = [c for c in est.candidates if c not in allowed]
+        if unknown or not est.candidates:
+            raise ValueError(f"candidates must be a non-empty list of {allowed}, got {list(est.candidates)!r}")
+
+
+def r_risk(effect, outcome, mu0, mu1, treatment, propensity):
+    """R-risk of CATE predictions, one per column of ``effect`` (n,) or (n, J).
+
+    mean_i [Y*_i - m(X_i) - (W_i - e(X_i)) tau(X_i)]^2 with m = e mu1 + (1 - e) mu0 (Nie & Wager 2021);
+    ``outcome`` is the AIPCW-transformed outcome Y*, all nuisances cross-fitted.
+    """
+    e = np.asarray(propensity)
+    residual = outcome - (e * mu1 + (1 - e) * mu0)
+    centred = np.asarray(treatment) - e
+    effect = np.asarray(effect, dtype=float)
+    if effect.ndim == 1:
+        return float(np.mean((residual - centred * effect) ** 2))
+    return np.mean((residual[:, None] - centred[:, None] * effect) ** 2, axis=0)
+
+
+def dr_risk(effect, scores):
+    """DR (pseudo-outcome) risk mean_i [Gamma_i - tau(X_i)]^2 of CATE predictions, one per column of ``effect``."""
+    effect = np.asarray(effect, dtype=float)
+    if effect.ndim == 1:
+        return float(np.mean((scores - effect) ** 2))
+    return np.mean((scores[:, None] - effect) ** 2, axis=0)
+
+
+def risk_design(risk, effects, nu, treatment, scores):
+    """(A, b) such that the risk (``"r"`` or ``"dr"``) of the combination ``effects @ w`` is mean (A w - b)^2."""
+    if risk == "r":
+        e = nu["propensity"]
+        b = nu["aipcw"] - (e * nu["mu1"] + (1 - e) * nu["mu0"])
+        return (np.asarray(treatment) - e)[:, None] * effects, b
+    return effects, scores
+
+
+def simplex_least_squares(A, b):
+    """Weights w >= 0 with sum w = 1 minimising ||A w - b||^2, exactly.
+
+    Enumerates the supports S (smallest first) and solves the equality-constrained problem on each by its
+    KKT system; the optimum of this convex problem is the feasible solution of least objective (ties go to
+    the smallest support). Meant for a handful of columns (2^J - 1 supports).
+
+    Parameters
+    ----------
+    A : ndarray of shape (n, J)
+    b : ndarray of shape (n,)
+
+    Returns
+    -------
+    ndarray of shape (J,)
+    """
+    n_cols = A.shape[1]
+    gram, cross = A.T @ A, A.T @ b
+    best, best_obj = None, np.inf
+    for size in range(1, n_cols + 1):
+        for support in combinations(range(n_cols), size):
+            s = list(support)
+            kkt = np.zeros((size + 1, size + 1))
+            kkt[:size, :size] = gram[np.ix_(s, s)]
+            kkt[:size, size] = kkt[size, :size] = 1.0
+            sol = np.linalg.lstsq(kkt, np.append(cross[s], 1.0), rcond=None)[0][:size]
+            if (sol < -1e-10).any():
+                continue
+            w = np.zeros(n_cols)
+            w[s] = np.clip(sol, 0.0, None) / np.clip(sol, 0.0, None).sum()
+            obj = float(np.sum((A @ w - b) ** 2))
+            if obj < best_obj * (1 - 1e-10):
+                best, best_obj = w, obj
+    return best
+
+
+def _candidate(est, method):
+    """An unfitted CensoredCATE for candidate ``method`` carrying the nuisances of ``est`` (fitted)."""
+    sub = clone(est).set_params(method=method)
+    if method == "aipcw-causal-forest":  # cate_model is the regressor of the DR- and X-learners
+        sub.set_params(cate_model=None)
+    for name in _SHARED:
+        setattr(sub, name, getattr(est, name))
+    return sub
+
+
+def _held_out(est, sub, method, X, a, time, event, nu, methods):
+    """Held-out CATE predictions of a fitted candidate (see the module docstring)."""
+    model = getattr(sub, "cate_model_", None)
+    if method == "aipcw-causal-forest" and hasattr(model, "oob_predict"):
+        return np.asarray(model.oob_predict(X)).ravel()
+    if method == ("s-learner" if est.treatment_as_feature else "t-learner"):  # the event model of the nuisances
+        return nu["mu1"] - nu["mu0"]
+    out = np.empty(len(X))
+    for k in np.unique(est.folds_):
+        train, test = est.folds_ != k, est.folds_ == k
+        fold = _candidate(est, method)
+        methods[method].fit(fold, X[train], a[train], time[train], event[train], {n: v[train] for n, v in nu.items()})
+        out[test] = methods[method].effect(fold, X[test])
+    return out
+
+
+def _weights(combine, A, b):
+    """Stacking weights (simplex least squares) or the one-hot choice of the column of least risk."""
+    if combine == "stack":
+        return simplex_least_squares(A, b)
+    return np.eye(A.shape[1])[int(np.argmin(np.mean((A - b[:, None]) ** 2, axis=0)))]
+
+
+def fit_auto(est, X, a, time, event, nu, *, methods):
+    """Second stage of method "auto": fit the candidates, their held-out predictions, risks and weights.
+
+    Sets on ``est``: ``candidates_`` (name -> fitted CensoredCATE), ``held_out_effects_`` (n, J),
+    ``validation_risks_`` (DataFrame: R-risk and DR risk of each candidate and of the combination),
+    ``weights_`` (name -> weight), ``selected_`` (the candidate of largest weight) and ``risk_reduction_``
+    (cross-validated mean risk reduction of the combination over the constant model, its standard error).
+    ``methods`` is CensoredCATE's table of methods (name -> fit, effect).
+    """
+    names = CANDIDATES if est.candidates is None else tuple(est.candidates)
+    est.candidates_, effects = {}, np.empty((len(X), len(names)))
+    for j, method in enumerate(names):
+        sub = _candidate(est, method)
+        methods[method].fit(sub, X, a, time, event, nu)
+        est.candidates_[method] = sub
+        effects[:, j] = _held_out(est, sub, method, X, a, time, event, nu, methods)
+    scores = dr_scores(nu["aipcw"], a, nu["mu0"], nu["mu1"], nu["propensity"])
+
+    def risks(effect):
+        return {"r": r_risk(effect, nu["aipcw"], nu["mu0"], nu["mu1"], a, nu["propensity"]),
+                "dr": dr_risk(effect, scores)}
+
+    each = risks(effects)
+    A, b = risk_design(est.selection_risk, effects, nu, a, scores)
+    w = _weights(est.combine, A, b)
+    est.risk_reduction_ = (np.nan, np.nan)
+    if "constant" in names:  # keep "no heterogeneity" unless the cross-validated risk reduction is significant
+        constant = np.eye(len(names))[names.index("constant")]
+        gain = np.empty(len(b))
+        for k in np.unique(est.folds_):
+            test = est.folds_ == k
+            w_k = _weights(est.combine, A[~test], b[~test])
+            gain[test] = (A[test] @ constant - b[test]) ** 2 - (A[test] @ w_k - b[test]) ** 2
+        est.risk_reduction_ = (float(gain.mean()), float(gain.std(ddof=1) / np.sqrt(len(gain))))
+        if est.risk_reduction_[0] <= _Z_KEEP_CONSTANT * est.risk_reduction_[1]:
+            w = constant
+    combined = risks(effects @ w)
+    est.held_out_effects_ = effects
+    est.validation_risks_ = pd.DataFrame({f"{r}_risk": np.append(each[r], combined[r]) for r in RISKS},
+                                         index=pd.Index([*names, "auto"], name="candidate"))
+    est.weights_ = dict(zip(names, w.tolist()))
+    est.selected_ = names[int(np.argmax(w))]
+
+
+def predict_auto(est, X):
+    """Weighted sum of the candidates' CATE predictions (zero weights skipped)."""
+    return sum(w * est.candidates_[name].effect(X) for name, w in est.weights_.items() if w > 0)
