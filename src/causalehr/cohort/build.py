@@ -18,6 +18,7 @@ An outcome and a death on the same day count as the outcome; a treatment start o
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import warnings
 from dataclasses import dataclass, field
@@ -579,7 +580,11 @@ def build_cohort(spec, source) -> Cohort:
     rows = wh.data_quality()
     cands = _candidates(wh, spec)
     cands, labels = _criteria(wh, spec, cands)
-    with _cached(wh.con, cands) as cands:  # read by the attrition counts and by the cohort: computed once
+    # cached tables: the candidates are read by the attrition counts and by the cohort; the cohort, before and after
+    # its features, by each feature's join and by the follow-up (Spark recomputes what is not cached, and its
+    # analyser slows down on one long nested query)
+    with contextlib.ExitStack() as stack:
+        cands = stack.enter_context(_cached(wh.con, cands))
         n_persons = int(wh.t["person"].count().execute())
         n_entry = int(cands.person_id.nunique().execute())
         rows += _attrition_counts(cands, labels, n_persons, n_entry)
@@ -589,8 +594,8 @@ def build_cohort(spec, source) -> Cohort:
         eligible = eligible.mutate(trial=ibis.row_number().over(ibis.window(group_by="person_id", order_by="t0")) + 1)
         if spec.eligibility["select"] == "first":
             eligible = eligible.filter(eligible.trial == 1)
-        cohort = eligible.select("person_id", "trial", "t0", "os", "oe", "birth")
-        cohort = _with_features(cohort, wh, _cohort_features(wh, spec))
+        cohort = stack.enter_context(_cached(wh.con, eligible.select("person_id", "trial", "t0", "os", "oe", "birth")))
+        cohort = stack.enter_context(_cached(wh.con, _with_features(cohort, wh, _cohort_features(wh, spec))))
         cohort = _strategies(spec, cohort)
         cohort = _follow_up(wh, spec, cohort)
         cohort, covariates = _covariates(wh, spec, cohort)
