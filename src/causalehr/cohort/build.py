@@ -7,7 +7,13 @@ at each candidate date in the order of the specification (require, age, prior ob
 zero = the first eligible candidate (or every eligible one: a sequence of trials), the strategies (arm of an active
 comparator, or the time to treatment start for clone-censor-weight), the outcome (first row after time zero),
 death, censoring (end of observation, administrative end, maximum follow-up, loss to follow-up, per-protocol switch)
-and baseline covariates from look-back windows. Dates are handled as integer days since 1970-01-01.
+and baseline covariates from look-back windows. Dates are handled as integer days since 1970-01-01 (date
+differences, never timestamps, so that a Spark session's time zone cannot shift a day).
+
+Speed: the criteria, treatment starts, outcome and covariates are "features" (rows of a concept set in a window
+around each key); all features of one domain and kind are computed with one scan, one join and one pivot
+(:func:`_with_features`) rather than one join per feature, and the candidates and the cohort are cached between
+steps. The same expressions run on DuckDB and on Spark (:func:`connect`); no step is written per engine.
 
 Conventions: the day of time zero belongs to the baseline (rows on it count as history; outcomes count from the next
 day on); drug exposures are intervals (start to end date); rows whose end date precedes their start date, or that lie
