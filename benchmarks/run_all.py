@@ -11,6 +11,7 @@ HERE = Path(__file__).resolve().parent
 # the speed/memory part of the scripts that also hold accuracy studies; the others run with their defaults
 ARGUMENTS = {
     "bench_ccw": ["scale", "--n", "1000000", "--bootstrap", "0"],
+    "bench_cohort": ["--n", "1000000", "--spark-n", "100000"],
     "bench_strategy1": ["speed", "--n", "1000000"],
 }
 

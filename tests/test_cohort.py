@@ -3,12 +3,10 @@ messages), publishable tables, and the estimators on an extracted cohort against
 
 import copy
 import datetime as dt
-import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from causalehr.cohort import NoEligiblePatientError, build_cohort, load_spec
 from causalehr.cohort.tables import attrition_table, follow_up_distribution, table_one
@@ -242,8 +240,8 @@ def test_publishable_tables_blank_small_cells(tmp_path):
 
 
 def test_estimators_recover_the_simulators_effects(tmp_path):
-    from causalehr.ccw import fit_ccw
     from causalehr.cate import CensoredCATE
+    from causalehr.ccw import fit_ccw
 
     covariates = ["age", "female", "hba1c", "bmi", "egfr", "sbp", "diabetes_duration", "ldl", "smoker", "ckd",
                   "heart_failure", "hypertension", "cvd", "retinopathy", "neuropathy", "insulin", "metformin",
@@ -266,3 +264,65 @@ def test_estimators_recover_the_simulators_effects(tmp_path):
                 random_state=0)
     truth = wh.effects["strategy_rmst_difference"].mean()
     assert m.rmst_interval_[0] <= truth <= m.rmst_interval_[1], (truth, m.rmst_difference_, m.rmst_interval_)
+
+
+def _with_drugs(rows):
+    """The hand-made tables with extra drug exposures (person, concept, start, end)."""
+    tables = _tables()
+    extra = pd.DataFrame(rows, columns=["person_id", "drug_concept_id", "drug_exposure_start_date",
+                                        "drug_exposure_end_date"])
+    for c in ("drug_exposure_start_date", "drug_exposure_end_date"):
+        extra[c] = pd.to_datetime(extra[c])
+    drugs = tables["drug_exposure"]
+    extra = extra.assign(drug_exposure_id=drugs["drug_exposure_id"].max() + 1 + np.arange(len(extra)),
+                         drug_type_concept_id=32817, days_supply=90)
+    tables["drug_exposure"] = pd.concat([drugs, extra[drugs.columns]], ignore_index=True)
+    return tables
+
+
+def test_sequential_trials_one_row_per_eligible_trial(tmp_path):
+    # trials every 30 days from 2015-06-01: 06-01, 07-01, 07-31, 08-30. Person 1 starts the SGLT2 inhibitor on
+    # 2015-08-01, so the washout removes them from the fourth trial; person 3 is lost after the 2015-09-01 visit.
+    spec = copy.deepcopy(SPEC)
+    spec["eligibility"].update(entry={"calendar": {"start": "2015-06-01", "end": "2015-09-01", "every_days": 30}},
+                               select="all")
+    a = build_cohort(spec, _write(tmp_path)).analysis
+    trials = [D(2015, 6, 1), D(2015, 7, 1), D(2015, 7, 31), D(2015, 8, 30)]
+    assert a.groupby("person_id")["trial"].apply(list).to_dict() == {1: [1, 2, 3], 3: [1, 2, 3, 4], 4: [1, 2, 3, 4],
+                                                                     5: [1, 2, 3, 4], 6: [1, 2, 3, 4]}
+    p1 = a[a["person_id"] == 1]
+    assert p1["time_zero"].tolist() == trials[:3]
+    assert p1["treatment_start"].tolist() == [61.0, 31.0, 1.0]
+    assert p1["time"].tolist() == [_days(t, D(2016, 6, 1)) for t in trials[:3]] and p1["event"].tolist() == [1] * 3
+    p3 = a[a["person_id"] == 3]
+    assert p3["time_zero"].tolist() == trials
+    assert p3["time"].tolist() == [_days(t, D(2015, 9, 1)) for t in trials]  # lost at the last contact
+    assert p3["event"].tolist() == [0] * 4
+    assert (a.loc[a["person_id"] == 5, "cause"] == 2).all()  # the death of 2016-01-15 is competing in each trial
+
+
+def test_per_protocol_censors_at_the_switch(tmp_path):
+    # person 1 starts the SGLT2 inhibitor on 2015-08-01 and switches to the DPP-4 inhibitor on 2016-01-01, before
+    # the myocardial infarction of 2016-06-01; person 3 starts the DPP-4 inhibitor on 2015-07-01 and never switches
+    dpp4 = CONCEPT_IDS["sitagliptin"]
+    tables = _with_drugs([(1, dpp4, D(2016, 1, 1), D(2016, 3, 30)), (3, dpp4, D(2015, 7, 1), D(2015, 9, 28))])
+    spec = copy.deepcopy(SPEC)
+    spec["concept_sets"].update(dpp4={"domain": "drug", "concepts": [dpp4]},
+                                study_drug={"domain": "drug", "concepts": [SGLT2, dpp4]})
+    spec["eligibility"] = {"entry": {"concept_set": "study_drug"}, "require": [{"concept_set": "t2d"}],
+                           "prior_observation_days": 365}
+    spec["strategies"] = {"type": "active_comparator", "treatment": "sglt2", "comparator": "dpp4", "grace_days": 30}
+    spec["censoring"] = {"per_protocol": False}
+    folder = _write(tmp_path, tables)
+    itt = build_cohort(spec, folder).analysis.set_index("person_id")
+    spec["censoring"] = {"per_protocol": True}
+    pp = build_cohort(spec, folder).analysis.set_index("person_id")
+    # person 2: first eligible dispensing 2016-06-01 (the 2014 one has < 365 days of prior observation)
+    assert pp.index.tolist() == itt.index.tolist() == [1, 2, 3]
+    assert pp["time_zero"].tolist() == [D(2015, 8, 1), D(2016, 6, 1), D(2015, 7, 1)]
+    assert pp["treatment"].tolist() == [1, 1, 0]
+    assert itt.loc[1, ["time", "event"]].tolist() == [_days(D(2015, 8, 1), D(2016, 6, 1)), 1]
+    assert pp.loc[1, ["time", "event"]].tolist() == [_days(D(2015, 8, 1), D(2016, 1, 1)), 0]  # 153 days
+    for p in (2, 3):
+        assert pp.loc[p, ["time", "event", "cause"]].tolist() == itt.loc[p, ["time", "event", "cause"]].tolist()
+    assert pp.loc[3, ["time", "event"]].tolist() == [_days(D(2015, 7, 1), D(2017, 1, 1)), 1]
