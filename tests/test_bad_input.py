@@ -169,9 +169,10 @@ MINE = {"path": "data/mine.csv", "covariates": ["age", "sex"], "treatment": "dru
 CONFIG = [
     ("misspelt method option (item 13)",
      lambda c: c["methods"]["ipcw-dr"].update(event_modle="cox"),
-     "methods.ipcw-dr: unknown option(s) ['event_modle']; accepted: ['calibrate_propensity', 'cate_model', "
-     "'censoring_model', 'event_model', 'method', 'min_censoring_survival', 'n_folds', 'n_grid', 'propensity_bounds', "
-     "'propensity_model', 'treatment_as_feature']"),
+     "methods.ipcw-dr: unknown option(s) ['event_modle']; accepted: ['calibrate_propensity', 'candidates', "
+     "'cate_model', 'censoring_model', 'combine', 'event_model', 'extrapolate', 'method', 'min_censoring_survival', "
+     "'n_folds', 'n_grid', 'on_positivity_failure', 'propensity_bounds', 'propensity_model', 'selection_risk', "
+     "'treatment_as_feature']"),
     ("unknown simulator parameter (item 13)",
      lambda c: c["simulation"]["settings"]["csf1"].update(params={"censoring": 0.2}),
      "simulation.settings.csf1: unknown parameter(s) ['censoring'] of simulator 'csf1'; accepted: "),
