@@ -26,8 +26,9 @@ table to the day:
   censoring in the simulator) and some patients die after their event; care_site = centre.
 
 Patients who are not eligible are added (``n_ineligible`` per reason, in this order of the eligibility criteria):
-no type 2 diabetes diagnosis, age above 100 (103 to 110 at time zero, above 100 at every visit), less than 365 days of observation in all, prevalent users (exposed
-to the study drug(s) from their first year of observation on). Each fails its criterion only.
+no type 2 diabetes diagnosis, age above 100 (103 to 110 at time zero, above 100 at every visit), less than 365
+days of observation in all, prevalent users (exposed to the study drug(s) from their first year of observation on).
+Each fails its criterion only.
 Times are rounded to the day (at least one day of follow-up); the truth tables hold the day-rounded analysis table.
 Rows are generated per chunk of patients with numpy and written per table with pyarrow (row order and values
 depend on ``seed`` and ``chunk_size``).
