@@ -48,8 +48,9 @@ def check_predict_covariates(model, X, *, allow_nan, name="X"):
     return X
 
 
-def check_survival_outcome(time, event, n=None):
-    """Return (time, event) as float / int arrays after checking time >= 0 finite and event in {0, 1}."""
+def check_time_and_event_lengths(time, event, n=None):
+    """``time`` as a float array and ``event`` as an array, both 1-d, after the checks every outcome shares: ``n``
+    rows (when given) and finite times >= 0."""
     time = np.asarray(time, dtype=float).ravel()
     event = np.asarray(event).ravel()
     if n is not None and (len(time) != n or len(event) != n):
@@ -57,6 +58,12 @@ def check_survival_outcome(time, event, n=None):
     bad = ~np.isfinite(time) | (time < 0)
     if bad.any():
         raise ValueError(f"time must be finite and >= 0; {int(bad.sum())} rows are not")
+    return time, event
+
+
+def check_survival_outcome(time, event, n=None):
+    """Return (time, event) as float / int arrays after checking time >= 0 finite and event in {0, 1}."""
+    time, event = check_time_and_event_lengths(time, event, n)
     bad = ~np.isin(event, (0, 1))
     if bad.any():
         raise ValueError(f"event must be 0/1; {int(bad.sum())} rows are not")

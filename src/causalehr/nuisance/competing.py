@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from causalehr.survival import aalen_johansen
 
-from .base import allows_nan, check_covariates, check_predict_covariates, step_survival
+from .base import allows_nan, check_covariates, check_predict_covariates, check_time_and_event_lengths, step_survival
 from .discrete import DiscreteTimeHazard
 from .wrappers import SurvivalBoostSurvival
 
@@ -21,13 +21,7 @@ from .wrappers import SurvivalBoostSurvival
 def check_competing_outcome(time, event, n=None):
     """Return (time, event) as float / int arrays after checking time >= 0 finite and event a non-negative integer
     (0 = censored, k = cause k) with at least one event."""
-    time = np.asarray(time, dtype=float).ravel()
-    event = np.asarray(event).ravel()
-    if n is not None and (len(time) != n or len(event) != n):
-        raise ValueError(f"time and event must have {n} rows like X, got {len(time)} and {len(event)}")
-    bad = ~np.isfinite(time) | (time < 0)
-    if bad.any():
-        raise ValueError(f"time must be finite and >= 0; {int(bad.sum())} rows are not")
+    time, event = check_time_and_event_lengths(time, event, n)
     codes = np.asarray(event, dtype=float)
     bad = ~np.isfinite(codes) | (codes < 0) | (codes != np.round(codes))
     if bad.any():
