@@ -170,19 +170,11 @@ class SurvivalBoostCompeting(SurvivalBoostSurvival):
     def fit(self, X, time, event):
         """Fit on covariates X (n, p), follow-up ``time`` >= 0 and ``event`` (0 censored, k cause k); returns
         self."""
-        from hazardous import SurvivalBoost
-
         X = check_covariates(X, allow_nan=True)
         time, event = check_competing_outcome(time, event, len(X))
         self.n_causes_ = int(event.max())
         self.causes_ = np.arange(1, self.n_causes_ + 1)
-        self.estimator_ = SurvivalBoost(
-            n_iter=self.n_iter, learning_rate=self.learning_rate, max_leaf_nodes=self.max_leaf_nodes,
-            min_samples_leaf=self.min_samples_leaf, n_time_grid_steps=self.n_time_grid_steps,
-            show_progressbar=False, random_state=self.random_state,
-        ).fit(X, pd.DataFrame({"event": event.astype(int), "duration": time}))
-        self.n_features_in_ = X.shape[1]
-        return self
+        return self._fit_survivalboost(X, time, event)
 
     def predict_cumulative_incidence(self, X, times):
         """F_k(times | x) of each cause, shape (n, len(times), n_causes_)."""

@@ -154,9 +154,12 @@ class SurvivalBoostSurvival(BaseEstimator):
 
     def fit(self, X, time, event):
         """Fit on covariates X (n, p), follow-up ``time`` >= 0 and 0/1 ``event``; returns self."""
+        return self._fit_survivalboost(*_check_fit_input(X, time, event, allow_nan=True))
+
+    def _fit_survivalboost(self, X, time, event):
+        """Fit SurvivalBoost on checked inputs (event: 0 censored, k cause k)."""
         from hazardous import SurvivalBoost
 
-        X, time, event = _check_fit_input(X, time, event, allow_nan=True)
         self.estimator_ = SurvivalBoost(
             n_iter=self.n_iter, learning_rate=self.learning_rate, max_leaf_nodes=self.max_leaf_nodes,
             min_samples_leaf=self.min_samples_leaf, n_time_grid_steps=self.n_time_grid_steps,
