@@ -25,6 +25,9 @@ def test_schema_enums_are_the_registry_names():
     settings = props["simulation"]["properties"]["settings"]["additionalProperties"]["properties"]
     assert settings["simulator"]["enum"] == sorted(registry.SIMULATORS)
     assert props["estimands"]["items"]["enum"] == list(registry.ESTIMANDS)
+    assert settings["estimands"]["items"]["enum"] == list(registry.ESTIMANDS)
+    competing = props["ccw"]["properties"]["competing"]["properties"]["weights"]
+    assert competing["propertyNames"]["enum"] == sorted(registry.WEIGHT_MODELS)
 
 
 def test_benchmark_learners_are_valid_specifications():

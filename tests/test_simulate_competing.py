@@ -8,7 +8,7 @@ import pytest
 
 from causalehr.simulate import simulate
 from causalehr.simulate.competing import CauseSpecificWeibull
-from causalehr.simulate.ehr import COVARIATES, death_model, event_model
+from causalehr.simulate.ehr import COVARIATES, _cause1_started_at, death_model, event_model
 from causalehr.simulate.truth import WeibullPH, weibull_integral
 
 N_MC = 200_000
@@ -101,3 +101,39 @@ def test_a_treatment_that_prevents_death_raises_the_incidence_of_the_complicatio
     saves = simulate("ehr_diabetes", n=5000, seed=7, competing_death=True, death_effect=-0.7).truth
     assert (saves["cate_cif"] > base["cate_cif"]).all()
     pd.testing.assert_series_equal(saves["cate_surv"], base["cate_surv"])   # net effect unchanged
+
+
+def _draw_started(model, start, rng):
+    """N_MC times per patient (rows) under the hazard of ``model`` untreated before ``start`` (per draw) and
+    treated from it on, by inverting the cumulative hazard."""
+    rate, k, hr = model.rate(0)[:, None], model.shape, np.exp(model.effect)[:, None]
+    e = rng.standard_exponential(start.shape)
+    h_start = rate * start**k
+    after = (np.maximum(e - h_start, 0) / (rate * hr) + start**k) ** (1 / k)
+    return np.where(e < h_start, (e / rate) ** (1 / k), after)
+
+
+@pytest.mark.parametrize("grace", [0.5, 8.0])
+def test_ehr_strategy_truth_with_a_competing_death_matches_monte_carlo(grace):
+    # "start within grace" vs "never" with death competing; grace 8 > horizon: the kink of the outer integrand
+    cohort = simulate("ehr_diabetes", n=400, seed=5, missingness=0.0, time_varying_start=True, grace=grace,
+                      start_rate=0.5, competing_death=True, death_effect=-0.4)
+    truth = cohort.truth.iloc[:4]
+    x = cohort.data[COVARIATES].iloc[:4]
+    causes = (event_model(x, effect=-0.2, heterogeneity=1.0), death_model(x, -0.4))
+    rng = np.random.default_rng(3)
+    start = np.minimum(rng.standard_exponential((4, N_MC)) / truth["start_rate"].to_numpy()[:, None], grace)
+    h, hs = cohort.horizon, cohort.horizon_surv
+    for strategy, s in (("start", start), ("never", np.full((4, N_MC), np.inf))):
+        t1, t2 = (_draw_started(m, s, rng) for m in causes)
+        first, is1 = np.minimum(t1, t2), t1 < t2
+        _assert_close(truth[f"strategy_cif_{strategy}"], (is1 & (first <= hs)).astype(float), f"cif {strategy}")
+        _assert_close(truth[f"strategy_rmtl_{strategy}"], np.where(is1, np.maximum(h - first, 0.0), 0.0),
+                      f"rmtl {strategy}")
+    effects = cohort.strategy_effects.set_index("estimand")
+    assert np.isclose(effects.loc["cif", "difference"], cohort.truth["strategy_cif_difference"].mean())
+    assert effects.loc["rmtl", "horizon"] == h and effects.loc["cif", "horizon"] == hs
+    # starting at time 0 is the treated arm of the point-treatment truth: the two quadratures agree
+    model = CauseSpecificWeibull(causes)
+    np.testing.assert_allclose(_cause1_started_at(model, 0.0, hs, lambda u: 1.0), truth["cif1"], rtol=1e-6)
+    np.testing.assert_allclose(_cause1_started_at(model, 10.0, h, lambda u: h - u), truth["mu0_rmtl"], rtol=1e-6)

@@ -14,12 +14,19 @@ from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostin
 from sklearn.linear_model import LogisticRegression, RidgeCV
 
 from causalehr.cate import METHODS, CensoredCATE
-from causalehr.cate.pseudo import ESTIMANDS
+from causalehr.cate.competing import COMPETING_ESTIMANDS
+from causalehr.cate.pseudo import ESTIMANDS as SURVIVAL_ESTIMANDS
 from causalehr.simulate import SETTINGS as SIMULATORS
 from causalehr.simulate import setting_params
 
-__all__ = ["CLASSIFIERS", "ESTIMANDS", "LEARNERS", "METHODS", "MODEL_KEYS", "NAMED_METHODS", "REGRESSORS",
-           "SIMULATORS", "SURVIVAL_MODELS", "WEIGHT_MODELS", "check_config", "check_method_spec", "make_estimator"]
+__all__ = ["CLASSIFIERS", "COMPETING_ESTIMANDS", "ESTIMANDS", "LEARNERS", "METHODS", "MODEL_KEYS", "NAMED_METHODS", "REGRESSORS",
+           "SIMULATORS", "SURVIVAL_MODELS", "WEIGHT_MODELS", "check_config", "check_method_spec", "is_competing",
+           "make_estimator", "setting_estimands"]
+
+# estimands of the config: all-cause (any simulator) and competing-risks (cause 1 of a competing-risks simulator)
+ESTIMANDS = SURVIVAL_ESTIMANDS + COMPETING_ESTIMANDS
+# simulators whose cohorts have a competing event: always, or with the given parameter set to true
+_COMPETING_SIMULATORS = {"csf2_competing": None, "ehr_diabetes": "competing_death"}
 
 # methods a specification can name: the econml ones take a learner object as cate_model, which has no name here
 NAMED_METHODS = tuple(m for m in METHODS if not m.endswith("-econml"))
@@ -41,6 +48,10 @@ SURVIVAL_MODELS: dict[str, Factory] = {
     "cox": lambda seed: _nuisance().LifelinesCoxSurvival(penalizer=0.01),
     "survivalboost": lambda seed: _nuisance().SurvivalBoostSurvival(random_state=seed),
     "kaplan-meier": lambda seed: _nuisance().MarginalKaplanMeier(),
+    # competing risks (cumulative incidence of each cause; also all-cause survival models)
+    "discrete-time-competing": lambda seed: _nuisance().DiscreteTimeCompetingHazard(random_state=seed),
+    "survivalboost-competing": lambda seed: _nuisance().SurvivalBoostCompeting(random_state=seed),
+    "aalen-johansen": lambda seed: _nuisance().MarginalAalenJohansen(),
 }
 CLASSIFIERS: dict[str, Factory] = {
     "logistic": lambda seed: LogisticRegression(max_iter=1000),
@@ -116,6 +127,31 @@ def _check_simulator(name: str, params: Mapping, where: str) -> None:
                          f"accepted: {sorted(setting_params(name))}")
 
 
+def is_competing(setting: Mapping) -> bool:
+    """Whether a setting of the config (simulator, params) simulates a competing event (event codes 1 and 2)."""
+    name = setting["simulator"]
+    if name not in _COMPETING_SIMULATORS:
+        return False
+    knob = _COMPETING_SIMULATORS[name]
+    return knob is None or bool(setting.get("params", {}).get(knob, False))
+
+
+def setting_estimands(setting: Mapping, estimands) -> list[str]:
+    """The estimands of a setting: its own ``estimands`` list, else the config's ``estimands``."""
+    return list(setting.get("estimands", estimands))
+
+
+def _check_estimands(setting: Mapping, estimands, where: str) -> None:
+    """Competing-risks estimands need a competing-risks setting (and the all-cause ones are kept for both: on
+    competing-risks data they are the net survival of cause 1, deaths censored)."""
+    wrong = [e for e in setting_estimands(setting, estimands) if e in COMPETING_ESTIMANDS]
+    if wrong and not is_competing(setting):
+        raise ValueError(f"{where}: estimand(s) {wrong} need a competing event, which simulator "
+                         f"{setting['simulator']!r} with params {dict(setting.get('params', {}))} does not have; "
+                         f"use csf2_competing or ehr_diabetes with competing_death: true, or set the setting's "
+                         f"estimands: {list(SURVIVAL_ESTIMANDS)}")
+
+
 def check_config(config: Mapping) -> None:
     """Check the names of a workflow config that its JSON schema cannot see: method options and model names,
     simulators and their parameters, clone-censor-weight weight models and simulator knobs, the trial
@@ -128,11 +164,18 @@ def check_config(config: Mapping) -> None:
         check_method_spec(spec, f"casestudy.yardstick.methods.{name}")
     for name, setting in config["simulation"]["settings"].items():
         _check_simulator(setting["simulator"], setting.get("params", {}), f"simulation.settings.{name}")
+        _check_estimands(setting, config["estimands"], f"simulation.settings.{name}")
     _check_simulator("ehr_diabetes", config["ccw"]["simulation"], "ccw.simulation")
     for key in ("ccw", "trial"):
         unknown = sorted(set(config[key]["weights"]) - set(WEIGHT_MODELS))
         if unknown:
             raise ValueError(f"{key}.weights: unknown weight model(s) {unknown}; known: {sorted(WEIGHT_MODELS)}")
+    competing = config["ccw"].get("competing")
+    if competing is not None:
+        unknown = sorted(set(competing["weights"]) - set(WEIGHT_MODELS))
+        if unknown:
+            raise ValueError(f"ccw.competing.weights: unknown weight model(s) {unknown}; known: "
+                             f"{sorted(WEIGHT_MODELS)}")
     _check_trial(config["trial"])
 
 

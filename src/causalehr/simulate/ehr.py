@@ -25,14 +25,16 @@ Missingness: HbA1c, BMI and LDL are set to NaN, more often in healthier patients
 with poorer documentation; the ``missingness`` knob is the baseline missing share (0 = complete data).
 The truth is conditional on the complete covariates.
 
-The event hazard and the censoring hazard are separate functions. With ``competing_death=True`` (point treatment
-only) death before a complication competes: a cause-specific Weibull hazard (shape 1.5) rising with age,
-kidney disease, heart failure, cardiovascular disease, smoking and low eGFR, with a treatment log hazard ratio
-``death_effect``; ``event`` is then 2 for a death, and the truth adds the cumulative incidence of the
-complication at ``horizon_surv`` and the restricted mean time lost to it up to ``horizon`` per arm
-(:mod:`causalehr.simulate.competing`; ``cate_rmst``/``cate_surv`` keep the complication's net survival, the
-target of an analysis that censors deaths). The death times are drawn after the complication times, so that
-without death every draw is as before.
+The event hazard and the censoring hazard are separate functions. With ``competing_death=True`` death before a
+complication competes: a cause-specific Weibull hazard (shape 1.5) rising with age, kidney disease, heart failure,
+cardiovascular disease, smoking and low eGFR, with a treatment log hazard ratio ``death_effect``; ``event`` is then
+2 for a death, and the truth adds the cumulative incidence of the complication at ``horizon_surv`` and the
+restricted mean time lost to it up to ``horizon`` per arm (:mod:`causalehr.simulate.competing`;
+``cate_rmst``/``cate_surv`` keep the complication's net survival, the target of an analysis that censors deaths).
+With a time-varying start as well, the death hazard too is multiplied by exp(death_effect) from the start on, and
+the strategy truth adds ``strategy_{cif,rmtl}_*``: E over S of int_0^t w(u) h_1(u; min(S, g)) S(u; min(S, g)) du,
+the inner integral by Gauss-Legendre on each side of the start (64 nodes), the outer as for the RMST. The death
+times are drawn after the complication times, so that without death every draw is as before.
 
 References: event times by inversion of the cumulative hazard as in Bender, Augustin and Blettner (2005),
 "Generating survival times to simulate Cox proportional hazards models", Stat Med 24:1713-1723; the
@@ -53,7 +55,7 @@ from scipy.special import expit, logit
 from scipy.stats import norm
 
 from causalehr.simulate._base import SimulatedCohort, assemble, check_positive
-from causalehr.simulate.competing import CauseSpecificWeibull, competing_truth
+from causalehr.simulate.competing import N_QUADRATURE, CauseSpecificWeibull, competing_truth
 from causalehr.simulate.truth import WeibullPH
 
 # name: (loadings on the ageing, metabolic, glycaemic, cardio-renal factors), margin, unit, meaning
@@ -255,15 +257,61 @@ def _strategy_truth(model, start_rate, grace, tau, horizon_surv):
     return rmst, surv
 
 
-def _strategy_columns(model, start_rate, graces, horizon, horizon_surv, truth: dict) -> pd.DataFrame:
+def _cause1_started_at(causes: CauseSpecificWeibull, s: float, t: float, weight) -> np.ndarray:
+    """Per patient, int_0^t weight(u) h_1(u; s) S(u; s) du when treatment starts at time s (scalar): the
+    cause-specific hazards are untreated before s and multiplied by exp(beta_j(X)) from s on (the complication's
+    cumulative incidence at t with weight 1, its restricted mean time lost up to t with weight t - u). Gauss-Legendre
+    on [0, min(s, t)] and [min(s, t), t], each with u = lo + (hi - lo) x^2 (smooth at the Weibull origin)."""
+    models = causes.causes
+    rates = [m.rate(0) for m in models]
+    hrs = [np.exp(m.effect) for m in models]
+
+    def cumulative(j, u):
+        k = models[j].shape
+        return rates[j] * min(u, s) ** k + (rates[j] * hrs[j] * (u**k - s**k) if u > s else 0.0)
+
+    nodes, weights = np.polynomial.legendre.leggauss(N_QUADRATURE)
+    x, wx = (nodes + 1) / 2, weights / 2
+    total = np.zeros_like(rates[0])
+    for lo, hi in ((0.0, min(s, t)), (min(s, t), t)):
+        for xi, wi in zip(x, wx):
+            u = lo + (hi - lo) * xi**2
+            if u <= 0:
+                continue
+            hazard = rates[0] * models[0].shape * u ** (models[0].shape - 1) * (hrs[0] if u >= s else 1.0)
+            surv = np.exp(-sum(cumulative(j, u) for j in range(len(models))))
+            total = total + wi * 2 * (hi - lo) * xi * weight(u) * hazard * surv
+    return total
+
+
+def _competing_strategy_truth(causes, start_rate, grace, tau, horizon_surv):
+    """Per-patient cumulative incidence of the complication at horizon_surv and restricted mean time lost to it up
+    to tau under "start within grace" (start at min(S, grace), S ~ Exp(start_rate)), death competing."""
+    cif = _expected_over_start(lambda s: _cause1_started_at(causes, s, horizon_surv, lambda u: 1.0), start_rate,
+                               grace, horizon_surv)
+    rmtl = _expected_over_start(lambda s: _cause1_started_at(causes, s, tau, lambda u: tau - u), start_rate, grace,
+                                tau)
+    return rmtl, cif
+
+
+def _strategy_columns(model, start_rate, graces, horizon, horizon_surv, truth: dict, death=None) -> pd.DataFrame:
     """Add the per-patient strategy truth to ``truth`` (``strategy_{rmst,surv}_{start,never,difference}``,
-    suffixed ``_grace{g}`` after the first grace) and return the averages (the ``strategy_effects`` table)."""
+    suffixed ``_grace{g}`` after the first grace) and return the averages (the ``strategy_effects`` table). With
+    a competing ``death`` model, also ``strategy_{rmtl,cif}_*`` of the complication (``rmst``/``surv`` stay its
+    net survival, deaths censored)."""
     never = {"rmst": model.rmst(horizon, 0), "surv": model.survival(horizon_surv, 0)}
+    estimands = [("rmst", horizon), ("surv", horizon_surv)]
+    if death is not None:
+        causes = CauseSpecificWeibull([model, death])
+        never.update(rmtl=causes.rmtl(horizon, 0), cif=causes.cumulative_incidence(horizon_surv, 0))
+        estimands += [("rmtl", horizon), ("cif", horizon_surv)]
     rows = []
     for g in graces:
         start = dict(zip(("rmst", "surv"), _strategy_truth(model, start_rate, g, horizon, horizon_surv)))
+        if death is not None:
+            start.update(zip(("rmtl", "cif"), _competing_strategy_truth(causes, start_rate, g, horizon, horizon_surv)))
         suffix = "" if g == graces[0] else f"_grace{g:g}"
-        for estimand, h in (("rmst", horizon), ("surv", horizon_surv)):
+        for estimand, h in estimands:
             on, off = start[estimand], never[estimand]
             truth[f"strategy_{estimand}_start{suffix}"] = on
             truth[f"strategy_{estimand}_never{suffix}"] = off
@@ -332,8 +380,8 @@ def simulate_ehr_diabetes(
     grouping), truth ``propensity`` is P(S < first grace | X) and truth ``start_rate`` the natural start hazard;
     ``cate_*`` remain the contrasts of starting at time 0 vs never. ``competing_death`` adds death as a competing
     event (``event`` 2) with treatment log hazard ratio ``death_effect`` and the competing-risks truth
-    (``cif0``, ``cif1``, ``cate_cif``, ``mu0_rmtl``, ``mu1_rmtl``, ``cate_rmtl``); ``censoring_rate`` is then the
-    share censored before either event.
+    (``cif0``, ``cif1``, ``cate_cif``, ``mu0_rmtl``, ``mu1_rmtl``, ``cate_rmtl``; with a time-varying start also
+    ``strategy_{cif,rmtl}_*``); ``censoring_rate`` is then the share censored before either event.
     """
     if isinstance(n_centres, bool) or not isinstance(n_centres, (int, np.integer)) or n_centres < 1:
         raise ValueError(f"n_centres must be a positive integer, got {n_centres!r}")
@@ -345,8 +393,6 @@ def simulate_ehr_diabetes(
         raise ValueError(f"censoring_rate must be in (0, 1], got {censoring_rate}")
     if start_model not in ("linear", "nonlinear"):
         raise ValueError(f"start_model must be 'linear' or 'nonlinear', got {start_model!r}")
-    if competing_death and time_varying_start:
-        raise ValueError("competing_death is available with a point treatment only (time_varying_start=False)")
     graces = [float(g) for g in np.atleast_1d(grace)]
     if len(set(graces)) < len(graces):
         raise ValueError(f"grace periods must be distinct, got {graces}")
@@ -377,9 +423,9 @@ def simulate_ehr_diabetes(
         failure = model.draw_event(w, rng)
         w_censor = w
     cause = np.ones(n, dtype=np.int64)
+    dying = death_model(x, death_effect) if competing_death else None
     if competing_death:
-        dying = death_model(x, death_effect)
-        death = dying.draw_event(w, rng)
+        death = _time_varying_event(dying, start, rng) if time_varying_start else dying.draw_event(w, rng)
         cause[death < failure] = 2
         failure = np.minimum(failure, death)
         extra_truth.update(competing_truth(CauseSpecificWeibull([model, dying]), horizon, horizon_surv))
@@ -396,7 +442,7 @@ def simulate_ehr_diabetes(
         extra_data["treatment_start"] = observed_start
         descriptions["treatment"] = ("0/1", "started SGLT2i during follow-up (naive ever/never grouping)")
         descriptions["treatment_start"] = ("years", "time of starting SGLT2i (NaN = not started during follow-up)")
-        effects = _strategy_columns(model, rate, graces, horizon, horizon_surv, extra_truth)
+        effects = _strategy_columns(model, rate, graces, horizon, horizon_surv, extra_truth, dying)
     else:
         descriptions["treatment"] = ("0/1", "SGLT2 inhibitor (1) vs other second-line drug (0) at baseline")
     descriptions["centre"] = ("", f"centre 1..{n_centres}")
