@@ -183,3 +183,45 @@ def test_fit_graces_stacks_one_fit_per_grace():
     assert out["grace"].tolist() == [1.0, 1.0, 0.6, 0.6]
     assert out["difference"].iloc[0] == pytest.approx(tiny_fit().rmst_difference_)
     assert out["difference"].iloc[2] == pytest.approx(fit_ccw(TINY, ["x"], grace=0.6, **kw).rmst_difference_)
+
+
+def test_ccw_competing_tiny_hand_computed():
+    # TINY with F's death at 1.8 a competing event (cause 2): it ends F's follow-up in "never" without censoring
+    tiny = TINY.assign(event=[1, 1, 0, 0, 0, 2])
+    params = dict(grace=1.0, horizon=2.0, n_intervals=2, start_model=DummyClassifier(strategy="prior"),
+                  stabilize=False, cause=1)
+    m = fit_ccw(tiny, ["x"], **params)
+    # "start": B (cause 1) at 0.5, 1 of 6 -> F1 = 1/6; A (cause 1) at 1.5 among A, E (weights 2.5 each):
+    # F1 = 1/6 + 5/6 * 1/2 = 7/12; "never": B at 0.5, 1 of 5 -> F1 = 0.2; F at 1.8 is cause 2 -> F2 = 0.8 / 2
+    curves = m.survival_curves_
+    np.testing.assert_allclose(curves.query("strategy == 'start'")["cumulative_incidence"], [1 / 6, 7 / 12])
+    np.testing.assert_allclose(curves.query("strategy == 'never'")["cumulative_incidence"], [0.2, 0.2])
+    np.testing.assert_allclose(curves.query("strategy == 'never'")["survival"], [0.8, 0.4])
+    assert m.cif_["start"] == pytest.approx(7 / 12) and m.cif_["never"] == pytest.approx(0.2)
+    assert m.cif_difference_ == pytest.approx(7 / 12 - 0.2)
+    assert m.rmtl_["start"] == pytest.approx(1 / 6 * 1.0 + 7 / 12 * 0.5)
+    assert m.rmtl_difference_ == pytest.approx(1 / 6 + 7 / 24 - 0.2 * 1.5)
+    assert m.effects_["estimand"].tolist() == ["rmtl", "cif"]
+    # the cause of interest 2: F's death is then the event, B's and A's complications compete
+    m2 = fit_ccw(tiny, ["x"], **{**params, "cause": 2})
+    assert m2.cif_["never"] == pytest.approx(0.4) and m2.cif_["start"] == pytest.approx(0.0)
+    with pytest.raises(ValueError, match=r"^column 'event' has no event of cause 3 \(codes found: \[0, 1, 2\]\)"):
+        fit_ccw(tiny, ["x"], **{**params, "cause": 3})
+    with pytest.raises(ValueError, match=r"^column 'event' must be 0/1: 1 rows are not$"):
+        fit_ccw(tiny, ["x"], **{**params, "cause": None})
+
+
+def test_ccw_competing_recovers_the_simulator_strategy_truth():
+    from causalehr.simulate import simulate
+
+    c = simulate("ehr_diabetes", 20_000, 11, time_varying_start=True, missingness=0.0, start_rate=0.2,
+                 confounding=0.5, grace=1.0, horizon=3.0, horizon_surv=2.0, min_follow_up=3.0, max_follow_up=6.0,
+                 competing_death=True, death_effect=-0.3)
+    m = fit_ccw(c.data, c.covariates, grace=1.0, horizon=3.0, horizon_surv=2.0, n_intervals=8, cause=1)
+    truth = c.strategy_effects.set_index("estimand")["difference"]
+    assert m.cif_difference_ == pytest.approx(truth["cif"], abs=0.015)
+    assert m.rmtl_difference_ == pytest.approx(truth["rmtl"], abs=0.025)  # sd over seeds 0.0045 (cif), 0.0065
+    # the naive analysis that censors deaths targets the net risk: 1 - survival of the complication
+    net = fit_ccw(c.data.assign(event=(c.data["event"] == 1).astype(int)), c.covariates, grace=1.0, horizon=3.0,
+                  horizon_surv=2.0, n_intervals=8)
+    assert -net.surv_difference_ == pytest.approx(-truth["surv"], abs=0.015)

@@ -91,9 +91,11 @@ def test_observed_events_and_the_default_without_death():
     # death pre-empts complications: the real risk is below the net risk 1 - S, so is the size of the effect
     assert (on.truth["cif0"] < 1 - on.truth["surv0"]).all()
     assert abs(on.truth["cate_cif"].mean()) < abs(on.truth["cate_surv"].mean()) - 0.005
-    with pytest.raises(ValueError, match=r"^competing_death is available with a point treatment only "
-                                         r"\(time_varying_start=False\)$"):
-        simulate("ehr_diabetes", n=10, seed=1, competing_death=True, time_varying_start=True)
+    # with a time-varying start too: the start and the complication as without death
+    tv_off = simulate("ehr_diabetes", n=2000, seed=7, missingness=0.0, time_varying_start=True)
+    tv_on = simulate("ehr_diabetes", n=2000, seed=7, missingness=0.0, time_varying_start=True, competing_death=True)
+    assert set(tv_on.data["event"]) == {0, 1, 2}
+    pd.testing.assert_series_equal(tv_on.truth["start_rate"], tv_off.truth["start_rate"])
 
 
 def test_a_treatment_that_prevents_death_raises_the_incidence_of_the_complication():

@@ -126,6 +126,26 @@ def survival_at(curve: pd.DataFrame, t):
     return float(out) if np.ndim(out) == 0 else out
 
 
+def _incidence_as_survival(curve: pd.DataFrame, cause: int) -> pd.DataFrame:
+    """1 - F_cause as a step curve of :func:`survival_at` / :func:`rmst` (F = 0 when the cause has no event)."""
+    column = f"cumulative_incidence_{cause}"
+    cif = curve[column].to_numpy() if column in curve else np.zeros(len(curve))
+    return pd.DataFrame({"time": curve["time"].to_numpy(), "survival": 1.0 - cif})
+
+
+def cumulative_incidence_at(curve: pd.DataFrame, t, cause: int):
+    """Values at times ``t`` of the step cumulative incidence of ``cause`` of an :func:`aalen_johansen` curve;
+    0 before the first time."""
+    out = 1.0 - survival_at(_incidence_as_survival(curve, cause), t)
+    return float(out) if np.ndim(out) == 0 else out
+
+
+def rmtl(curve: pd.DataFrame, tau: float, cause: int) -> float:
+    """Restricted mean time lost to ``cause`` up to ``tau`` (Andersen 2013): the area under the step cumulative
+    incidence of an :func:`aalen_johansen` curve from 0 to ``tau``."""
+    return tau - rmst(_incidence_as_survival(curve, cause), tau)
+
+
 def median_survival(curve: pd.DataFrame) -> float:
     """Median survival time: the first time at which the curve is at or below 0.5 (as lifelines'
     ``median_survival_time_``); NaN when the curve stays above 0.5."""

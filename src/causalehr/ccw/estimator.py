@@ -36,6 +36,18 @@ before its event; covariates are standardised before fitting (same trees, better
 may hold NaN only if both classifiers accept NaN. Gaber, C. E. et al. (2024). The clone-censor-weight method in
 pharmacoepidemiologic research: foundations and methodological implementation. Curr Epidemiol Rep 11, 164-174,
 review the design choices (grace period, weight models, truncation) followed here.
+
+Competing events (``cause=k``): ``event`` holds 0 for a censoring and the cause of the first event otherwise. An
+event of another cause (e.g. death before the complication k) ends the clone's follow-up as an event, not as a
+censoring: it is neither weighted away nor modelled by the censoring model, and the per-strategy curve is the
+weighted Aalen-Johansen cumulative incidence of cause k (:func:`causalehr.survival.aalen_johansen`, the
+time-varying inverse-probability weights of the clones as above, as in the weighted estimators of Geskus 2011);
+the estimands are the difference in cumulative incidence of cause k at horizon_surv ("cif") and in restricted
+mean time lost to cause k up to the horizon ("rmtl", Andersen 2013), start minus never, with the same bootstrap.
+The contrast is the "total effect" on the cumulative incidence of Young, J. G., Stensrud, M. J., Tchetgen
+Tchetgen, E. J. & Hernan, M. A. (2020), "A causal framework for classical statistical estimands in failure-time
+settings with competing events", Stat Med 39, 1199-1236 (the competing event is not prevented). Geskus, R. B.
+(2011), Biometrics 67, 39-49. Andersen, P. K. (2013), Stat Med 32, 5278-5285.
 """
 
 import numpy as np
@@ -45,13 +57,13 @@ from sklearn.linear_model import LogisticRegression
 
 from causalehr.nuisance import check_covariates
 from causalehr.nuisance.base import allows_nan
-from causalehr.survival import kaplan_meier, rmst, survival_at
+from causalehr.survival import aalen_johansen, cumulative_incidence_at, kaplan_meier, rmst, rmtl, survival_at
 
 STRATEGIES = ("start", "never")
 _PROB_FLOOR = 1e-6  # probabilities are floored here before inversion, so that no weight is infinite
 
 
-def check_ccw_input(X, treatment_start, time, event, *, grace, horizon, names=None, allow_nan=False):
+def check_ccw_input(X, treatment_start, time, event, *, grace, horizon, names=None, allow_nan=False, cause=None):
     """Check the inputs of clone-censor-weight and return them as arrays (X float, start with NaN = never
     started, time float, event int8). Errors name the column and the number of offending rows. ``grace=None``
     skips the checks of the grace period."""
@@ -71,10 +83,20 @@ def check_ccw_input(X, treatment_start, time, event, *, grace, horizon, names=No
     if bad:
         raise ValueError(f"column '{names['time']}' must be > 0 (follow-up end after eligibility at 0): "
                          f"{bad} rows are negative or zero")
-    bad = int(np.sum(~np.isin(d, (0, 1))))
-    if bad:
-        raise ValueError(f"column '{names['event']}' must be 0/1: {bad} rows are not")
-    d = d.astype(np.int8)
+    if cause is None:
+        bad = int(np.sum(~np.isin(d, (0, 1))))
+        if bad:
+            raise ValueError(f"column '{names['event']}' must be 0/1: {bad} rows are not")
+    else:
+        codes = np.asarray(d, dtype=float)
+        bad = int(np.sum(~np.isfinite(codes) | (codes < 0) | (codes != np.round(codes))))
+        if bad:
+            raise ValueError(f"column '{names['event']}' must be 0 (censored) or a cause 1, 2, ...: {bad} rows are "
+                             f"not")
+        if not np.any(codes == cause):
+            raise ValueError(f"column '{names['event']}' has no event of cause {cause} (codes found: "
+                             f"{sorted(int(c) for c in np.unique(codes))}): nothing to estimate")
+    d = np.asarray(d, dtype=float).astype(np.int8)
     if not d.any():
         raise ValueError(f"column '{names['event']}' has no events: nothing to estimate")
     bad = int(np.sum(np.isinf(s)))
@@ -160,6 +182,9 @@ class CloneCensorWeight(BaseEstimator):
     n_bootstrap : bootstrap replicates for the intervals (0: no interval).
     alpha : 1 - level of the intervals.
     random_state : seed of the bootstrap and of models that have a ``random_state`` left at None.
+    cause : None (all-cause: ``event`` 0/1, estimands "rmst" and "surv") or the cause k of a competing-risks
+        ``event`` (0 censored, j an event of cause j; estimands "rmtl" and "cif" of cause k, other causes
+        competing; see the module docstring).
 
     Attributes
     ----------
@@ -167,6 +192,8 @@ class CloneCensorWeight(BaseEstimator):
     rmst_, surv_ : dict strategy -> RMST up to horizon / survival at horizon_surv.
     rmst_difference_, surv_difference_ : start minus never.
     rmst_interval_, surv_interval_ : (lower, upper) bootstrap percentile intervals (NaN if n_bootstrap == 0).
+    rmtl_, cif_, rmtl_difference_, cif_difference_, rmtl_interval_, cif_interval_ : the same for the
+        competing-risks estimands (with ``cause``; then ``survival_curves_`` also has ``cumulative_incidence``).
     effects_ : DataFrame grace, estimand, horizon, strategy_start, strategy_never, difference, lower, upper.
     weight_summary_ : DataFrame per strategy: person-interval rows, mean, sd, min, quantiles, max of the weights,
         rows truncated.
@@ -179,7 +206,8 @@ class CloneCensorWeight(BaseEstimator):
     """
 
     def __init__(self, grace=1.0, horizon=None, horizon_surv=None, start_model=None, censoring_model=None,
-                 n_intervals=10, stabilize=True, truncate=None, n_bootstrap=0, alpha=0.05, random_state=None):
+                 n_intervals=10, stabilize=True, truncate=None, n_bootstrap=0, alpha=0.05, random_state=None,
+                 cause=None):
         self.grace = grace
         self.horizon = horizon
         self.horizon_surv = horizon_surv
@@ -191,6 +219,7 @@ class CloneCensorWeight(BaseEstimator):
         self.n_bootstrap = n_bootstrap
         self.alpha = alpha
         self.random_state = random_state
+        self.cause = cause
 
     # ----------------------------------------------------------------------------------------------------------
     def fit(self, X, treatment_start, time, event, *, names=None):
@@ -199,7 +228,8 @@ class CloneCensorWeight(BaseEstimator):
         self._check_params()
         models = self._models()
         X, s, t, d = check_ccw_input(X, treatment_start, time, event, grace=self.grace, horizon=self.horizon,
-                                     names=names, allow_nan=all(allows_nan(m) for m in models.values()))
+                                     names=names, allow_nan=all(allows_nan(m) for m in models.values()),
+                                     cause=self.cause)
         self.n_features_in_ = X.shape[1]
         # standardised covariates: the same fit for trees, a well-conditioned problem for logistic regression
         sd = np.nanstd(X, axis=0)
@@ -209,11 +239,13 @@ class CloneCensorWeight(BaseEstimator):
         self.start_hazard_ = point["start_hazard"]
         self.censoring_hazard_ = point["censoring_hazard"]
         self.start_by_grace_model_ = point["start_by_grace"]
-        self.survival_curves_ = pd.concat([c.assign(strategy=k)[["time", "strategy", "survival"]]
-                                           for k, c in point["curves"].items()], ignore_index=True)
-        self.rmst_, self.surv_ = point["rmst"], point["surv"]
-        self.rmst_difference_ = self.rmst_["start"] - self.rmst_["never"]
-        self.surv_difference_ = self.surv_["start"] - self.surv_["never"]
+        columns = ["time", "strategy", "survival"] + ([] if self.cause is None else ["cumulative_incidence"])
+        self.survival_curves_ = pd.concat([c.assign(strategy=k)[columns] for k, c in point["curves"].items()],
+                                          ignore_index=True)
+        estimands = self._estimands()
+        for e in estimands:
+            setattr(self, f"{e}_", point[e])
+            setattr(self, f"{e}_difference_", point[e]["start"] - point[e]["never"])
         self.weight_summary_, self.ess_, self.clones_ = point["weight_summary"], point["ess"], point["clones"]
 
         rng = np.random.default_rng(self.random_state)
@@ -221,20 +253,31 @@ class CloneCensorWeight(BaseEstimator):
         for b in range(self.n_bootstrap):
             i = rng.integers(0, len(t), len(t))
             res = self._estimate(X[i], s[i], t[i], d[i], models)
-            boot[b] = res["rmst"]["start"] - res["rmst"]["never"], res["surv"]["start"] - res["surv"]["never"]
-        self.bootstrap_differences_ = pd.DataFrame(boot, columns=["rmst", "surv"])
+            boot[b] = [res[e]["start"] - res[e]["never"] for e in estimands]
+        self.bootstrap_differences_ = pd.DataFrame(boot, columns=list(estimands))
         q = [self.alpha / 2, 1 - self.alpha / 2]
-        self.rmst_interval_, self.surv_interval_ = (
-            tuple(np.quantile(boot[:, k], q)) if self.n_bootstrap else (np.nan, np.nan) for k in (0, 1))
+        for k, e in enumerate(estimands):
+            setattr(self, f"{e}_interval_", tuple(np.quantile(boot[:, k], q)) if self.n_bootstrap else (np.nan, np.nan))
         self.effects_ = pd.DataFrame({
-            "grace": self.grace, "estimand": ["rmst", "surv"],
+            "grace": self.grace, "estimand": list(estimands),
             "horizon": [self.horizon, self._horizon_surv()],
-            "strategy_start": [self.rmst_["start"], self.surv_["start"]],
-            "strategy_never": [self.rmst_["never"], self.surv_["never"]],
-            "difference": [self.rmst_difference_, self.surv_difference_],
-            "lower": [self.rmst_interval_[0], self.surv_interval_[0]],
-            "upper": [self.rmst_interval_[1], self.surv_interval_[1]]})
+            "strategy_start": [point[e]["start"] for e in estimands],
+            "strategy_never": [point[e]["never"] for e in estimands],
+            "difference": [getattr(self, f"{e}_difference_") for e in estimands],
+            "lower": [getattr(self, f"{e}_interval_")[0] for e in estimands],
+            "upper": [getattr(self, f"{e}_interval_")[1] for e in estimands]})
         return self
+
+    def _estimands(self):
+        """(estimand up to the horizon, estimand at horizon_surv)."""
+        return ("rmst", "surv") if self.cause is None else ("rmtl", "cif")
+
+    def _measures(self, curve):
+        """The two estimands of one strategy's curve."""
+        if self.cause is None:
+            return rmst(curve, self.horizon), survival_at(curve, self._horizon_surv())
+        return (rmtl(curve, self.horizon, self.cause),
+                cumulative_incidence_at(curve, self._horizon_surv(), self.cause))
 
     # ----------------------------------------------------------------------------------------------------------
     def _check_params(self):
@@ -249,6 +292,9 @@ class CloneCensorWeight(BaseEstimator):
             raise ValueError(f"horizon_surv must be in (0, horizon={self.horizon:g}], got {self.horizon_surv!r}")
         if int(self.n_bootstrap) != self.n_bootstrap or self.n_bootstrap < 0:
             raise ValueError(f"n_bootstrap must be an integer >= 0, got {self.n_bootstrap!r}")
+        if self.cause is not None and (isinstance(self.cause, bool) or not isinstance(self.cause, (int, np.integer))
+                                       or self.cause < 1):
+            raise ValueError(f"cause must be None (all-cause) or a cause code 1, 2, ..., got {self.cause!r}")
 
     def _horizon_surv(self):
         return self.horizon if self.horizon_surv is None else self.horizon_surv
@@ -280,9 +326,9 @@ class CloneCensorWeight(BaseEstimator):
         j = np.arange(pid.size) - np.repeat(np.cumsum(n_rows) - n_rows, n_rows)
         last = j == n_rows[pid] - 1
         s_inf = np.where(np.isnan(s), np.inf, s)[pid]
-        return dict(pid=pid, j=j, s=s_inf, t=t[pid], exit=np.minimum(grid[j + 1], t_h[pid]),
-                    died=last & (d[pid] == 1) & (t[pid] <= horizon),
-                    censored=last & (d[pid] == 0) & (t[pid] < horizon))
+        died = last & (d[pid] != 0) & (t[pid] <= horizon)
+        return dict(pid=pid, j=j, s=s_inf, t=t[pid], exit=np.minimum(grid[j + 1], t_h[pid]), died=died,
+                    code=np.where(died, d[pid], 0).astype(np.int8), censored=last & (d[pid] == 0) & (t[pid] < horizon))
 
     def _nuisance(self, X, r, models):
         """Fit the three weight models on the rows ``r``; return them with the per-row log inverse probabilities
@@ -327,19 +373,19 @@ class CloneCensorWeight(BaseEstimator):
 
     def _estimate(self, X, s, t, d, models, diagnostics=False):
         """Point estimate on one data set (the fit data or a bootstrap resample)."""
-        grid, horizon, g = self.grid_, self.horizon, self.grace
+        grid, g = self.grid_, self.grace
         r = self._rows(s, t, d)
         nu = self._nuisance(X, r, models)
         pid, j, G = r["pid"], r["j"], nu["G"]
         keep = (j < G) | (r["s"] <= g)  # "start": censored at g if not started by then
-        rows = {"start": (keep, r["exit"][keep], r["died"][keep],
+        rows = {"start": (keep, r["exit"][keep], r["code"][keep],
                           nu["log_wc"][keep] + (j[keep] >= G) * nu["log_p"][pid[keep]])}
         risk = nu["risk"]
         keep = r["s"] > grid[j]  # "never": censored at the start of treatment (rows of starts at a knot dropped)
-        rows["never"] = (keep, np.minimum(r["exit"], r["s"])[keep], (r["died"] & (r["t"] <= r["s"]))[keep],
+        rows["never"] = (keep, np.minimum(r["exit"], r["s"])[keep], np.where(r["t"] <= r["s"], r["code"], 0)[keep],
                          (nu["log_wc"][risk] + nu["log_ws"])[keep[risk]])
 
-        out = {"curves": {}, "rmst": {}, "surv": {}, "weight_summary": [], "ess": [], **nu}
+        out = {"curves": {}, **{e: {} for e in self._estimands()}, "weight_summary": [], "ess": [], **nu}
         for k, (keep, exit_k, event_k, log_w) in rows.items():
             w = np.exp(log_w)
             n_trunc = 0
@@ -347,10 +393,15 @@ class CloneCensorWeight(BaseEstimator):
                 lo, hi = np.quantile(w, self.truncate)
                 n_trunc = int(np.sum((w < lo) | (w > hi)))
                 w = np.clip(w, lo, hi)
-            curve = kaplan_meier(exit_k, event_k, entry=grid[j[keep]], weight=w)
+            if self.cause is None:
+                curve = kaplan_meier(exit_k, event_k, entry=grid[j[keep]], weight=w)
+            else:
+                curve = aalen_johansen(exit_k, event_k, entry=grid[j[keep]], weight=w)
+                column = f"cumulative_incidence_{self.cause}"
+                curve["cumulative_incidence"] = curve[column] if column in curve else 0.0
             out["curves"][k] = curve
-            out["rmst"][k] = rmst(curve, horizon)
-            out["surv"][k] = survival_at(curve, self._horizon_surv())
+            for e, value in zip(self._estimands(), self._measures(curve)):
+                out[e][k] = value
             if diagnostics:
                 out["weight_summary"].append(_weight_summary(k, w, n_trunc))
                 out["ess"].append(_ess(k, j[keep], w, grid))
