@@ -51,8 +51,9 @@ def test_make_estimator_builds_the_named_models_with_the_seed():
      "'n_folds', 'n_grid', 'on_positivity_failure', 'propensity_bounds', 'propensity_model', 'selection_risk', "
      "'treatment_as_feature']"),
     ({"method": "aipcw-dr", "censoring_model": "kaplan_meier"},
-     "methods.m: unknown censoring_model 'kaplan_meier'; known: ['cox', 'discrete-time', 'discrete-time-logistic', "
-     "'kaplan-meier', 'survivalboost']"),
+     "methods.m: unknown censoring_model 'kaplan_meier'; known: ['aalen-johansen', 'cox', 'discrete-time', "
+     "'discrete-time-competing', 'discrete-time-logistic', 'kaplan-meier', 'survivalboost', "
+     "'survivalboost-competing']"),
     ({"method": "dr-learner"},
      "methods.m: unknown method 'dr-learner'; known: ['aipcw-causal-forest', 'aipcw-dr', 'auto', 'constant', "
      "'ipcw-dr', 's-learner', 't-learner', 'x-learner']"),
@@ -102,3 +103,29 @@ def test_check_config_checks_the_trial_block(tmp_path):
     (tmp_path / "days.yaml").write_text(yaml.safe_dump({**spec, "time_unit": "days"}))
     with pytest.raises(ValueError, match=r"^trial\.trials\.days: a synthetic warehouse needs time_unit: years"):
         registry.check_config({**CONFIG, "trial": {**trial, "trials": {"days": str(tmp_path / "days.yaml")}}})
+
+
+def test_competing_risks_settings_estimands_and_models():
+    from causalehr.nuisance import DiscreteTimeCompetingHazard
+
+    est = registry.make_estimator({"method": "aipcw-dr", "event_model": "discrete-time-competing"}, "cif", 1.2, 3)
+    assert est.estimand == "cif" and isinstance(est.event_model, DiscreteTimeCompetingHazard)
+    assert est.event_model.random_state == 3
+    assert registry.is_competing({"simulator": "csf2_competing"})
+    assert registry.is_competing({"simulator": "ehr_diabetes", "params": {"competing_death": True}})
+    assert not registry.is_competing({"simulator": "ehr_diabetes"})
+    settings = CONFIG["simulation"]["settings"]
+    assert registry.setting_estimands(settings["csf2_competing"], CONFIG["estimands"]) == ["cif", "rmtl"]
+    assert registry.setting_estimands(settings["csf1"], CONFIG["estimands"]) == ["rmst", "surv"]
+    assert registry.setting_methods(settings["csf1"], CONFIG["methods"]) == list(CONFIG["methods"])
+    bad = {**CONFIG, "simulation": {**CONFIG["simulation"], "settings": {
+        "s": {"simulator": "csf1", "n": 100, "estimands": ["rmst", "cif"]}}}}
+    with pytest.raises(ValueError, match=r"^simulation\.settings\.s: estimand\(s\) \['cif'\] need a competing event, "
+                                         r"which simulator 'csf1' with params \{\} does not have"):
+        registry.check_config(bad)
+    bad["simulation"]["settings"]["s"] = {"simulator": "csf2_competing", "n": 100, "methods": ["aipcw-dr", "dr"]}
+    with pytest.raises(ValueError, match=r"^simulation\.settings\.s\.methods: unknown method\(s\) \['dr'\]"):
+        registry.check_config(bad)
+    bad = {**CONFIG, "ccw": {**CONFIG["ccw"], "competing": {"death_effect": 0.0, "weights": {"lasso": 0}}}}
+    with pytest.raises(ValueError, match=r"^ccw\.competing\.weights: unknown weight model\(s\) \['lasso'\]"):
+        registry.check_config(bad)

@@ -21,7 +21,7 @@ from causalehr.simulate import setting_params
 
 __all__ = ["CLASSIFIERS", "COMPETING_ESTIMANDS", "ESTIMANDS", "LEARNERS", "METHODS", "MODEL_KEYS", "NAMED_METHODS", "REGRESSORS",
            "SIMULATORS", "SURVIVAL_MODELS", "WEIGHT_MODELS", "check_config", "check_method_spec", "is_competing",
-           "make_estimator", "setting_estimands"]
+           "make_estimator", "setting_estimands", "setting_methods"]
 
 # estimands of the config: all-cause (any simulator) and competing-risks (cause 1 of a competing-risks simulator)
 ESTIMANDS = SURVIVAL_ESTIMANDS + COMPETING_ESTIMANDS
@@ -141,6 +141,12 @@ def setting_estimands(setting: Mapping, estimands) -> list[str]:
     return list(setting.get("estimands", estimands))
 
 
+def setting_methods(setting: Mapping, methods: Mapping) -> list[str]:
+    """The method names a setting is estimated with: its own ``methods`` list, else every name of the config's
+    ``methods``."""
+    return list(setting.get("methods", methods))
+
+
 def _check_estimands(setting: Mapping, estimands, where: str) -> None:
     """Competing-risks estimands need a competing-risks setting (and the all-cause ones are kept for both: on
     competing-risks data they are the net survival of cause 1, deaths censored)."""
@@ -165,6 +171,10 @@ def check_config(config: Mapping) -> None:
     for name, setting in config["simulation"]["settings"].items():
         _check_simulator(setting["simulator"], setting.get("params", {}), f"simulation.settings.{name}")
         _check_estimands(setting, config["estimands"], f"simulation.settings.{name}")
+        unknown = sorted(set(setting_methods(setting, config["methods"])) - set(config["methods"]))
+        if unknown:
+            raise ValueError(f"simulation.settings.{name}.methods: unknown method(s) {unknown}; the config's "
+                             f"methods: {sorted(config['methods'])}")
     _check_simulator("ehr_diabetes", config["ccw"]["simulation"], "ccw.simulation")
     for key in ("ccw", "trial"):
         unknown = sorted(set(config[key]["weights"]) - set(WEIGHT_MODELS))

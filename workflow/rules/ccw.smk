@@ -27,6 +27,7 @@ rule ccw:
                     "n_intervals",
                 )
             },
+            competing=config["ccw"].get("competing"),
         ),
     shell:
         PAPERMILL

@@ -2,7 +2,7 @@
 
 import json
 
-from causalehr.registry import check_config
+from causalehr.registry import check_config, setting_estimands, setting_methods
 from causalehr.studies.casestudy import check_casestudy_config
 from causalehr.workflow import STAGES, check_paper_config, ensure_kernel, job_seed, paper_inputs, stage_outputs
 

@@ -22,7 +22,7 @@ rule estimate:
             replication=int(wc.rep),
             method=wc.method,
             method_spec=METHODS[wc.method],
-            estimands=config["estimands"],
+            estimands=setting_estimands(SETTINGS[wc.setting], config["estimands"]),
             seed=job_seed(config["seed"], "estimate", wc.setting, wc.method, wc.rep),
             n_jobs=threads,
         ),

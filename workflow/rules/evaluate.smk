@@ -1,4 +1,9 @@
-ESTIMATES = [stage_outputs("estimate", setting=s, method=m, rep=r) for s in SETTINGS for m in METHODS for r in REPS]
+ESTIMATES = [
+    stage_outputs("estimate", setting=s, method=m, rep=r)
+    for s in SETTINGS
+    for m in setting_methods(SETTINGS[s], METHODS)
+    for r in REPS
+]
 
 
 rule evaluate:

@@ -28,7 +28,9 @@ from causalehr.workflow import job_seed
 
 NOTEBOOK = "notebooks/ccw.ipynb"
 NAIVE = "naive ever vs never"
-LABELS = {"rmst": "RMST difference", "surv": "survival difference"}
+LABELS = {"rmst": "RMST difference", "surv": "survival difference", "rmtl": "RMTL difference (complication)",
+          "cif": "CIF difference (complication)"}
+DEATHS_CENSORED = "deaths censored"  # suffix of the naive competing-risks analysis
 
 
 def ccw_cohort(n: int, seed: int, simulation: dict, *, grace: float, horizon: float,
@@ -60,6 +62,39 @@ def true_strategy_survival(cohort: SimulatedCohort, times) -> pd.DataFrame:
     never = [float(np.mean(model.survival(t, 0))) for t in times]
     return pd.DataFrame({"time": np.r_[times, times], "strategy": np.repeat(["start", "never"], len(times)),
                          "survival": np.r_[start, never]})
+
+
+def run_competing_replication(seed: int, *, n: int, simulation: dict, competing: Mapping, grace: float,
+                              horizon: float, horizon_surv: float, n_intervals: int = 8) -> pd.DataFrame:
+    """One replication with death competing (``ehr_diabetes`` with ``competing_death`` and ``competing``'s
+    ``death_effect``): CCW of the complication (cause 1) with each weight model of ``competing["weights"]``
+    (weighted Aalen-Johansen per strategy; estimands "cif" and "rmtl") and, with the same weight model and no
+    bootstrap, the naive analysis that treats death as censoring (method suffixed ``deaths censored``: the net
+    risk 1 - S_1 and net time lost tau - RMST_1 of the all-cause CCW). Tidy rows as :func:`run_replication`."""
+    unknown = sorted(set(competing["weights"]) - set(WEIGHT_MODELS))
+    if unknown:
+        raise ValueError(f"unknown weight models {unknown} in 'competing.weights'; known: {sorted(WEIGHT_MODELS)}")
+    simulation = {**simulation, "competing_death": True, "death_effect": competing["death_effect"]}
+    df, covariates, cohort = ccw_cohort(n, seed, simulation, grace=grace, horizon=horizon, horizon_surv=horizon_surv)
+    truth = cohort.strategy_effects.set_index("estimand")["difference"]
+    rows = []
+    with threadpool_limits(1):
+        for name, n_bootstrap in competing["weights"].items():
+            model_seed = job_seed(seed, "ccw-competing", name)
+            kwargs = dict(grace=grace, horizon=horizon, horizon_surv=horizon_surv, n_intervals=n_intervals,
+                          start_model=WEIGHT_MODELS[name](model_seed), censoring_model=WEIGHT_MODELS[name](model_seed),
+                          random_state=model_seed)
+            start = time.perf_counter()
+            fit = fit_ccw(df, covariates, cause=1, n_bootstrap=n_bootstrap, **kwargs)
+            seconds = time.perf_counter() - start
+            rows += [{"method": f"CCW {name}", "estimand": e.estimand, "estimate": e.difference, "lower": e.lower,
+                      "upper": e.upper, "seconds": seconds} for e in fit.effects_.itertuples()]
+            net = fit_ccw(df.assign(event=(df["event"] == 1).astype(int)), covariates, **kwargs)
+            rows += [{"method": f"CCW {name}, {DEATHS_CENSORED}", "estimand": estimand, "estimate": -difference,
+                      "lower": np.nan, "upper": np.nan, "seconds": np.nan}
+                     for estimand, difference in (("rmtl", net.rmst_difference_), ("cif", net.surv_difference_))]
+    out = pd.DataFrame(rows)
+    return out.assign(truth=truth[out["estimand"]].to_numpy())
 
 
 def run_replication(seed: int, *, n: int, simulation: dict, weights: dict, grace: float, horizon: float,
@@ -139,7 +174,7 @@ def ccw_values(summary: pd.DataFrame, results: pd.DataFrame, settings: dict) -> 
     values["replications"] = int(results.groupby(["method", "estimand"]).size().min())
     means = results.groupby(["method", "estimand"])["estimate"].mean()
     for row in summary.itertuples():
-        key = "naive" if row.method == NAIVE else row.method.lower().replace(" ", "_")
+        key = "naive" if row.method == NAIVE else row.method.lower().replace(",", "").replace(" ", "_")
         entry = values.setdefault(row.estimand, {"truth": fmt(row.truth)}).setdefault(key, {})
         entry["mean"] = fmt(means[(row.method, row.estimand)])
         for measure in ("bias", "bias_mcse", "rmse", "coverage", "coverage_mcse", "width"):
@@ -198,16 +233,24 @@ def plot_ccw_estimates(results: pd.DataFrame):
     return fig
 
 
-def run(replications: int, seed: int, **design) -> tuple[pd.DataFrame, dict, SimulatedCohort]:
+def run(replications: int, seed: int, competing: Mapping | None = None,
+        **design) -> tuple[pd.DataFrame, dict, SimulatedCohort]:
     """``replications`` replications (:func:`run_replication` with ``design``: n, simulation, weights, grace,
-    horizon, horizon_surv, n_intervals), seeds derived from ``seed``. Returns the estimates of every replication
-    (column ``replication``), and the fitted estimators and the cohort of the first one (for the curves figure)."""
+    horizon, horizon_surv, n_intervals), seeds derived from ``seed``; with ``competing`` (death_effect, weights)
+    as many replications with death competing (:func:`run_competing_replication`, estimands "cif" and "rmtl").
+    Returns the estimates of every replication (column ``replication``), and the fitted estimators and the cohort
+    of the first all-cause one (for the curves figure)."""
     results = []
     for rep in range(replications):
         estimates, fitted, cohort = run_replication(job_seed(seed, "ccw", rep), **design)
         results.append(estimates.assign(replication=rep))
         if rep == 0:
             first_fit, first_cohort = fitted, cohort
+        if competing is not None:
+            design_c = {k: v for k, v in design.items() if k != "weights"}
+            estimates = run_competing_replication(job_seed(seed, "ccw-competing", rep), competing=competing,
+                                                  **design_c)
+            results.append(estimates.assign(replication=rep))
     return pd.concat(results, ignore_index=True), first_fit, first_cohort
 
 
@@ -227,4 +270,7 @@ def report(results: pd.DataFrame, summary: pd.DataFrame, fitted, cohort: Simulat
                 "confounding": float(p["confounding"]), "bootstrap": dict(design["weights"]),
                 "follow_up_min": float(p["min_follow_up"]), "follow_up_max": float(p["max_follow_up"]),
                 "centres": int(p["n_centres"])}
+    if design.get("competing") is not None:
+        settings["death_effect"] = float(design["competing"]["death_effect"])
+        settings["bootstrap_competing"] = dict(design["competing"]["weights"])
     write_values(paths["values"], ccw_values(summary, results, settings))

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import yaml
 
-ESTIMAND_LABELS = {"rmst": "RMST", "surv": "Survival"}
+ESTIMAND_LABELS = {"rmst": "RMST", "surv": "Survival", "cif": "CIF", "rmtl": "RMTL",
+                   "cif_naive": "CIF, deaths censored", "rmtl_naive": "RMTL, deaths censored"}
 
 
 def fmt(value: float) -> str:

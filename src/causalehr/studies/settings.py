@@ -39,7 +39,8 @@ def report(table: pd.DataFrame, cohorts: list[SimulatedCohort], paths: Mapping[s
 
 def describe_setting(cohort: SimulatedCohort) -> dict:
     """One row describing a simulated cohort: size, treated share, share censored before the horizon, horizon, and
-    the true effects (ATE and sd of the CATE for the RMST difference, ATE for the survival difference)."""
+    the true effects (ATE and sd of the CATE for the RMST difference, ATE for the survival difference; with a
+    competing death, ATE for the cumulative incidence of cause 1)."""
     data, truth = cohort.data, cohort.truth
     return {
         "Setting": cohort.setting,
@@ -50,6 +51,7 @@ def describe_setting(cohort: SimulatedCohort) -> dict:
         "ATE (RMST)": truth["cate_rmst"].mean(),
         "SD CATE (RMST)": truth["cate_rmst"].std(),
         "ATE (survival)": truth["cate_surv"].mean(),
+        **({"ATE (CIF)": truth["cate_cif"].mean()} if "cate_cif" in truth else {}),
     }
 
 
@@ -62,10 +64,11 @@ def plot_settings(cohorts: list[SimulatedCohort]):
     for (km_ax, cate_ax), cohort in zip(axes.T, cohorts):
         for arm, label in ((0, "control"), (1, "treated")):
             rows = cohort.data["treatment"] == arm
-            curve = kaplan_meier(cohort.data.loc[rows, "time"], cohort.data.loc[rows, "event"])
+            curve = kaplan_meier(cohort.data.loc[rows, "time"], cohort.data.loc[rows, "event"] != 0)  # any cause
             km_ax.step(np.r_[0.0, curve["time"]], np.r_[1.0, curve["survival"]], where="post", label=label)
         km_ax.legend(frameon=False)
-        km_ax.set(title=cohort.setting, xlim=(0, cohort.horizon), ylim=(0, 1), xlabel="time", ylabel="survival")
+        km_ax.set(title=cohort.setting, xlim=(0, cohort.horizon), ylim=(0, 1), xlabel="time",
+                  ylabel="event-free survival")
         cate_ax.hist(cohort.truth["cate_rmst"], bins=40, color="grey")
         cate_ax.set(xlabel="true CATE (RMST difference)", ylabel="patients")
     fig.tight_layout()
