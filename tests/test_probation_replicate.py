@@ -90,3 +90,42 @@ def test_error_propagation_sweep():
     # treatment flipped at random half of the time: no association left
     assert abs(res.loc[("treatment", 0.5), "ate"]) < 0.06
     assert res.loc[("event_time", 0.0), "cate_rms_diff"] == 0
+
+
+def test_replication_compares_the_aalen_johansen_incidence_when_death_competes():
+    from causalehr.survival import aalen_johansen, cumulative_incidence_at
+
+    rng = np.random.default_rng(4)
+    n = 300
+    index = pd.Timestamp("2020-01-01")
+    days = rng.integers(30, 1500, n)
+    code = rng.choice([0, 1, 2], size=n, p=[0.4, 0.35, 0.25])
+    table = pd.DataFrame({
+        "treatment": rng.integers(0, 2, n).astype(float), "event": code.astype(float),
+        "age": rng.normal(60, 10, n), "index_date": index,
+        "event_date": [index + pd.Timedelta(days=int(d)) if c else pd.NaT for d, c in zip(days, code)],
+        "end_date": index + pd.Timedelta(days=1500)}, index=pd.Index(range(n), name="patient_id"))
+    reference, _ = cohort_from_source(table, ["age"])
+    assert sorted(reference["event"].unique()) == [0, 1, 2]
+    # the AI source records every death as the complication
+    ai, _ = cohort_from_source(table.assign(event=table["event"].clip(upper=1)), ["age"])
+    est = analysis_estimates(reference, ["age"], horizon=3.0)
+    treated = reference[reference["treatment"] == 1]
+    assert est["aj_cif_treated"] == pytest.approx(
+        cumulative_incidence_at(aalen_johansen(treated["time"], treated["event"]), 3.0, 1))
+    # cause 1 with deaths censored: the net Kaplan-Meier RMST
+    control = reference[reference["treatment"] == 0]
+    rmst = [restricted_mean_survival_time(KaplanMeierFitter().fit(d["time"], d["event"] == 1), t=3.0)
+            for d in (treated, control)]
+    assert est["rmst_diff"] == pytest.approx(rmst[0] - rmst[1])
+    out = replicate_analysis({"reference": reference, "ai": ai}, ["age"], horizon=3.0, n_boot=5, seed=1)
+    by = out.set_index(["source", "quantity"])
+    # the AI source has no death left: its Aalen-Johansen incidence is 1 - Kaplan-Meier, above the reference's
+    ai_treated = ai[ai["treatment"] == 1]
+    km = KaplanMeierFitter().fit(ai_treated["time"], ai_treated["event"]).survival_function_at_times(3.0).item()
+    assert by.loc[("ai", "aj_cif_treated"), "estimate"] == pytest.approx(1 - km)
+    assert by.loc[("ai", "aj_cif_treated"), "estimate"] > est["aj_cif_treated"] + 0.1
+    assert by.loc[("ai", "aj_cif_treated"), "diff_vs_reference"] == pytest.approx(
+        by.loc[("ai", "aj_cif_treated"), "estimate"] - est["aj_cif_treated"])
+    assert by.loc[("reference", "aj_cif_diff"), "estimate"] == pytest.approx(
+        est["aj_cif_treated"] - est["aj_cif_control"])

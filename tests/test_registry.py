@@ -52,7 +52,8 @@ def test_make_estimator_builds_the_named_models_with_the_seed():
      "'treatment_as_feature']"),
     ({"method": "aipcw-dr", "censoring_model": "kaplan_meier"},
      "methods.m: unknown censoring_model 'kaplan_meier'; known: ['aalen-johansen', 'cox', 'discrete-time', "
-     "'discrete-time-competing', 'discrete-time-logistic', 'kaplan-meier', 'survivalboost', "
+     "'discrete-time-competing', 'discrete-time-competing-logistic', 'discrete-time-logistic', 'kaplan-meier', "
+     "'survivalboost', "
      "'survivalboost-competing']"),
     ({"method": "dr-learner"},
      "methods.m: unknown method 'dr-learner'; known: ['aipcw-causal-forest', 'aipcw-dr', 'auto', 'constant', "

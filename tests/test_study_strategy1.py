@@ -89,3 +89,22 @@ def test_reference_comparison_rejects_a_table_without_csf_or_columns():
         reference_comparison(df)
     with pytest.raises(ValueError, match=r"lacks the column\(s\) \['rep'\]"):
         reference_comparison(df.drop(columns="rep"))
+
+
+def test_competing_estimand_comes_with_the_analysis_that_censors_deaths():
+    from causalehr.registry import make_estimator
+    from causalehr.studies.strategy1 import run, simulate_split
+
+    spec = {"method": "constant", "censoring_model": "kaplan-meier", "n_folds": 2}
+    train, test = simulate_split({"simulator": "csf2_competing", "n": 400}, 300, 5)
+    cate, ate = run(train, test, spec, ["cif"], seed=2)
+    assert ate["estimand"].tolist() == ["cif", "cif_naive"]
+    assert (ate["truth"] == test.truth["cate_cif"].mean()).all()      # both against the real risk of cause 1
+    naive = make_estimator(spec, "surv", train.horizon_surv, 2)
+    naive.fit(train.data[train.covariates].to_numpy(), train.data["treatment"].to_numpy(),
+              train.data["time"].to_numpy(), (train.data["event"] == 1).astype(int).to_numpy())
+    estimate, lower, upper = naive.ate_interval()
+    row = ate.set_index("estimand").loc["cif_naive"]
+    assert (row["estimate"], row["lower"], row["upper"]) == pytest.approx((-estimate, -upper, -lower))
+    assert cate.query("estimand == 'cif_naive'")["estimate"].to_numpy() == pytest.approx(
+        -naive.effect(test.data[test.covariates].to_numpy()))

@@ -50,6 +50,8 @@ SURVIVAL_MODELS: dict[str, Factory] = {
     "kaplan-meier": lambda seed: _nuisance().MarginalKaplanMeier(),
     # competing risks (cumulative incidence of each cause; also all-cause survival models)
     "discrete-time-competing": lambda seed: _nuisance().DiscreteTimeCompetingHazard(random_state=seed),
+    "discrete-time-competing-logistic": lambda seed: _nuisance().DiscreteTimeCompetingHazard(
+        classifier=LogisticRegression(max_iter=1000), random_state=seed),
     "survivalboost-competing": lambda seed: _nuisance().SurvivalBoostCompeting(random_state=seed),
     "aalen-johansen": lambda seed: _nuisance().MarginalAalenJohansen(),
 }
@@ -166,6 +168,9 @@ def check_config(config: Mapping) -> None:
         check_method_spec(spec, f"methods.{name}")
     for name, spec in config["casestudy"]["methods"].items():
         check_method_spec(spec, f"casestudy.methods.{name}")
+    for dataset, entry in config["casestudy"]["datasets"].items():
+        for name, spec in entry.get("methods", {}).items():
+            check_method_spec(spec, f"casestudy.datasets.{dataset}.methods.{name}")
     for name, spec in config["casestudy"]["yardstick"]["methods"].items():
         check_method_spec(spec, f"casestudy.yardstick.methods.{name}")
     for name, setting in config["simulation"]["settings"].items():

@@ -83,7 +83,7 @@ def case_parameters(output, dataset, part, seed_key):
         data_path=spec.get("path"),
         horizon=spec.get("horizon"),
         **columns,
-        methods=config["casestudy"]["methods"],
+        methods=spec.get("methods", config["casestudy"]["methods"]),
         seed=job_seed(config["seed"], seed_key, dataset),
         n_folds=config["casestudy"]["n_folds"],
         n_groups=config["casestudy"]["n_groups"],

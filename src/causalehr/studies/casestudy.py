@@ -12,6 +12,13 @@ Datasets (shipped with the libraries the project uses):
 * ``rossi``: Rossi, Berk & Lenihan (1980), "Money, work and crime", 432 released prisoners, from lifelines
   ``load_rossi``; treatment = randomised financial aid (``fin``), outcome = weeks to re-arrest, follow-up ended
   administratively at week 52. Being randomised, its unadjusted Kaplan-Meier contrast is the yardstick.
+* ``cgvhd``: the only competing-risks dataset with a treatment-like variable among those our libraries ship
+  (scikit-survival ``load_cgvhd``; its ``load_bmt`` has no treatment, hazardous and lifelines ship none): 100
+  patients of a multicentre randomised trial of peripheral-blood (``tx`` PB) versus bone-marrow (BM) stem cells
+  for an allogeneic transplant in myeloid malignancy; outcome = chronic graft-versus-host disease (cause 1), with
+  relapse (2) and death (3) competing, time in years. Estimand: the difference in cumulative incidence of chronic
+  GVHD at the horizon (default 0.75 years; :mod:`causalehr.cate.competing`), beside the unadjusted Aalen-Johansen
+  contrast ("naive-aj"). A small sample: its intervals are wide.
 
 Encoding of categorical covariates (:func:`encode_covariates`): ordered categories -> integer codes 1..k in
 category order (GBSG2 tumour grade I < II < III -> 1, 2, 3); other categories and text -> one 0/1 indicator per
@@ -39,21 +46,25 @@ from causalehr.metrics import calibration_table, calibration_test, rate, summari
 from causalehr.probation.suppress import suppress_small_cells
 from causalehr.registry import make_estimator
 from causalehr.studies.common import fmt, save_figure, write_values
-from causalehr.survival import rmst_difference
+from causalehr.survival import aalen_johansen, cumulative_incidence_at, rmst_difference
 
 NOTEBOOK = "notebooks/case_study.ipynb"
 # the built-in datasets: covariates and whether treatment was randomised
 BUILTIN = {"gbsg2": {"covariates": ["age", "menostat", "tsize", "tgrade", "pnodes", "progrec", "estrec"],
                      "randomised": False},
-           "rossi": {"covariates": ["age", "race", "wexp", "mar", "paro", "prio"], "randomised": True}}
+           "rossi": {"covariates": ["age", "race", "wexp", "mar", "paro", "prio"], "randomised": True},
+           "cgvhd": {"covariates": ["dx", "extent", "age"], "randomised": True}}
 OUTCOME = ["treatment", "time", "event"]
 NAIVE = "naive-km"
+NAIVE_AJ = "naive-aj"  # the unadjusted Aalen-Johansen contrast of a competing-risks dataset
+EFFECT_LABELS = {"rmst": "RMST difference", "cif": "CIF difference"}
 
 
 @dataclass
 class CaseData:
     """A cohort ready for the case study: standard columns ``patient_id``, ``covariates`` (numeric),
-    ``treatment``, ``time``, ``event``; the RMST horizon in ``time_unit``; whether treatment was randomised."""
+    ``treatment``, ``time``, ``event``; the RMST horizon in ``time_unit``; whether treatment was randomised; the
+    estimand ("rmst", or "cif" of cause 1 for a competing-risks dataset, ``event`` then 0 or the cause)."""
 
     name: str
     data: pd.DataFrame
@@ -62,6 +73,7 @@ class CaseData:
     time_unit: str
     randomised: bool
     description: str = ""
+    estimand: str = "rmst"
 
 
 # ------------------------------------------------------------------------------------------------ loading
@@ -122,23 +134,26 @@ def encode_covariates(frame: pd.DataFrame, columns: list[str], *, categorical: M
 
 
 def _case(name, raw, covariates, treatment, time, event, horizon, time_unit, randomised, description="", *,
-          id="patient_id", categorical=None, treated=None):
+          id="patient_id", categorical=None, treated=None, estimand="rmst"):
     """Standard-column cohort from a raw table, checked by causalehr.data.validate_cohort under the user's column
     names: treatment and event coded by causalehr.data.binary_codes (``treated``: the level coded 1), covariates
     by :func:`encode_covariates`, one row per patient (``id``: identifier column, or None for a warning on fully
-    duplicated rows). Missing columns are reported before encoding (which needs them)."""
+    duplicated rows). Missing columns are reported before encoding (which needs them). With ``estimand`` "cif"
+    the event keeps its cause codes (checked as 0/1 for any event)."""
     missing = [c for c in [*covariates, treatment, time, event, *([id] if id else [])] if c not in raw.columns]
     if missing:
         raise ValueError(f"missing column(s) {missing}; available columns: {list(raw.columns)}")
     X = encode_covariates(raw, list(covariates), categorical=categorical)
+    codes = raw[event] if estimand == "cif" else binary_codes(raw[event], event, "event")
     outcome = pd.DataFrame({treatment: binary_codes(raw[treatment], treatment, "treatment", treated),
-                            time: raw[time], event: binary_codes(raw[event], event, "event")}, index=raw.index)
-    checked = pd.concat([X, outcome, raw[[id]] if id else None], axis=1)
+                            time: raw[time], event: codes}, index=raw.index)
+    checked = pd.concat([X, outcome.assign(**{event: (outcome[event] != 0).astype(int)}), raw[[id]] if id else None],
+                        axis=1)
     validate_cohort(checked, list(X.columns), treatment=treatment, time=time, event=event, id=id)
     patient_id = raw[id] if id else pd.Series(np.arange(len(raw)), index=raw.index)
     data = pd.concat([pd.DataFrame({"patient_id": patient_id}), X,
                       outcome.set_axis(["treatment", "time", "event"], axis=1)], axis=1).reset_index(drop=True)
-    return CaseData(name, data, list(X.columns), float(horizon), time_unit, randomised, description)
+    return CaseData(name, data, list(X.columns), float(horizon), time_unit, randomised, description, estimand)
 
 
 def load_gbsg2(horizon: float = 1826.0) -> CaseData:
@@ -167,7 +182,22 @@ def load_rossi(horizon: float = 50.0) -> CaseData:
                  "Rossi et al. (1980): financial aid after release and time to re-arrest")
 
 
-DATASETS = {"gbsg2": load_gbsg2, "rossi": load_rossi}
+def load_cgvhd(horizon: float = 0.75) -> CaseData:
+    """Chronic GVHD after stem-cell transplant (scikit-survival ``load_cgvhd``): treatment = peripheral-blood
+    stem cells (vs bone marrow), randomised; event = first of chronic GVHD (1), relapse (2), death (3); time in
+    years; estimand the CIF difference of chronic GVHD at ``horizon`` (default 9 months: the last follow-up
+    of the PB arm is 0.99 years)."""
+    from sksurv.datasets import load_cgvhd as sksurv_cgvhd
+
+    X, y = sksurv_cgvhd()
+    raw = X.assign(patient_id=np.arange(len(X)), time=y["ftime"], event=y["status"].astype(int))
+    return _case("cgvhd", raw, BUILTIN["cgvhd"]["covariates"], "tx", "time", "event", horizon, "years",
+                 BUILTIN["cgvhd"]["randomised"],
+                 "Chronic GVHD after peripheral-blood vs bone-marrow stem cells; relapse and death compete",
+                 treated="PB", estimand="cif")
+
+
+DATASETS = {"gbsg2": load_gbsg2, "rossi": load_rossi, "cgvhd": load_cgvhd}
 
 
 def check_casestudy_config(casestudy: Mapping) -> None:
@@ -236,24 +266,43 @@ def load_case(dataset=None, *, path=None, horizon=None, **columns) -> CaseData:
 
 
 # ------------------------------------------------------------------------------------------------ estimators
-def case_estimator(spec: dict, horizon: float, seed: int, n_jobs: int = 1):
-    """CensoredCATE for the RMST difference from a config spec (causalehr.registry.make_estimator)."""
-    return make_estimator(spec, "rmst", horizon, seed, n_jobs)
+def case_estimator(spec: dict, horizon: float, seed: int, n_jobs: int = 1, estimand: str = "rmst"):
+    """CensoredCATE for the RMST difference (or ``estimand``) from a config spec (causalehr.registry.make_estimator)."""
+    return make_estimator(spec, estimand, horizon, seed, n_jobs)
+
+
+def aj_contrast(time, event, group, tau: float, alpha: float = 0.05, n_bootstrap: int = 200, seed: int = 0) -> dict:
+    """Unadjusted difference (group 1 minus group 0) in the Aalen-Johansen cumulative incidence of cause 1 at
+    ``tau`` (:func:`causalehr.survival.aalen_johansen`), with a percentile bootstrap interval resampling within
+    each group (no closed-form variance is written in the package). Returns ``estimate``, ``lower``, ``upper``."""
+    time, event, group = (np.asarray(a) for a in (time, event, group))
+
+    def difference(rows):
+        cif = [cumulative_incidence_at(aalen_johansen(time[arm], event[arm]), tau, 1)
+               for arm in (rows[group[rows] == g] for g in (1, 0))]
+        return cif[0] - cif[1]
+
+    rng = np.random.default_rng(seed)
+    arms = [np.flatnonzero(group == g) for g in (1, 0)]
+    boot = [difference(np.concatenate([rng.choice(a, len(a)) for a in arms])) for _ in range(n_bootstrap)]
+    lower, upper = np.quantile(boot, [alpha / 2, 1 - alpha / 2])
+    return {"estimate": difference(np.arange(len(time))), "lower": float(lower), "upper": float(upper)}
 
 
 def _fit(case: CaseData, spec, seed, rows=None, n_jobs=1):
     d = case.data if rows is None else case.data.iloc[rows]
-    return case_estimator(spec, case.horizon, seed, n_jobs).fit(d[case.covariates].to_numpy(float),
+    return case_estimator(spec, case.horizon, seed, n_jobs, case.estimand).fit(d[case.covariates].to_numpy(float),
                                                                 *(d[c].to_numpy() for c in OUTCOME))
 
 
 def cross_fitted_cate(case: CaseData, spec: dict, seed: int, n_folds: int = 5, n_jobs: int = 1) -> np.ndarray:
     """Out-of-fold CATE: each patient's estimate comes from the method fitted on the other folds (folds
-    stratified on treatment and event), so it can be evaluated against that patient's doubly robust score."""
+    stratified on treatment and event of any cause), so it can be evaluated against that patient's doubly robust
+    score."""
     d = case.data
     out = np.empty(len(d))
     folds = StratifiedKFold(n_folds, shuffle=True, random_state=seed)
-    for train, test in folds.split(d, 2 * d["treatment"] + d["event"]):
+    for train, test in folds.split(d, 2 * d["treatment"] + (d["event"] != 0)):  # any cause
         out[test] = _fit(case, spec, seed, train, n_jobs).effect(d[case.covariates].to_numpy(float)[test])
     return out
 
@@ -315,8 +364,11 @@ def analyse_case(case: CaseData, methods: dict, *, seed: int, n_folds: int = 5, 
     indicators of small groups), ``cate_summary``.
     """
     d, n = case.data, len(case.data)
-    naive = rmst_difference(d["time"], d["event"], d["treatment"], case.horizon, alpha)
-    ate = [{"method": NAIVE, **{k: naive[k] for k in ("estimate", "lower", "upper")}, "n": n, "error": ""}]
+    if case.estimand == "cif":
+        naive, label = aj_contrast(d["time"], d["event"], d["treatment"], case.horizon, alpha, seed=seed), NAIVE_AJ
+    else:
+        naive, label = rmst_difference(d["time"], d["event"], d["treatment"], case.horizon, alpha), NAIVE
+    ate = [{"method": label, **{k: naive[k] for k in ("estimate", "lower", "upper")}, "n": n, "error": ""}]
     tables = {k: [] for k in ("calibration", "calibration_test", "rate", "toc", "drivers", "cate_summary")}
     for name, spec in methods.items():
         try:
@@ -444,13 +496,13 @@ def trial_yardstick(case: CaseData, methods: dict, *, confounders: dict, strengt
 
 
 # ------------------------------------------------------------------------------------------------ reporting
-def ate_table(ate: pd.DataFrame, unit: str) -> str:
-    """Markdown table of the ATE (RMST difference) and its interval per method ("failed: <error>" for a method
-    that failed)."""
+def ate_table(ate: pd.DataFrame, unit: str, estimand: str = "rmst") -> str:
+    """Markdown table of the ATE (RMST difference, or ``estimand``'s) and its interval per method ("failed:
+    <error>" for a method that failed)."""
     cells = [f"failed: {err}" if err else f"{fmt(e)} ({fmt(lo)} to {fmt(hi)})"
              for e, lo, hi, err in zip(ate["estimate"], ate["lower"], ate["upper"], ate["error"])]
-    return pd.DataFrame({"Method": ate["method"], f"RMST difference, {unit} (95% CI)": cells}).to_markdown(
-        index=False) + "\n"
+    header = f"RMST difference, {unit}" if estimand == "rmst" else EFFECT_LABELS[estimand]
+    return pd.DataFrame({"Method": ate["method"], f"{header} (95% CI)": cells}).to_markdown(index=False) + "\n"
 
 
 def yardstick_table(summary: pd.DataFrame) -> str:
@@ -503,7 +555,8 @@ def plot_case(tables: dict, case: CaseData):
                      fmt="o", capsize=3)
     axes[0].set_yticks(y, ate["method"])
     axes[0].axvline(0, color="grey", lw=0.8)
-    axes[0].set_xlabel(f"ATE: RMST difference up to {case.horizon:g} {case.time_unit}")
+    at = "up to" if case.estimand == "rmst" else "at"
+    axes[0].set_xlabel(f"ATE: {EFFECT_LABELS[case.estimand]} {at} {case.horizon:g} {case.time_unit}")
     if tables["calibration"].empty:  # every method failed (their errors are in the ATE table)
         for ax in axes[1:]:
             ax.set_axis_off()
@@ -557,7 +610,7 @@ def report(case: CaseData, tables: dict, paths: Mapping[str, str | Path]) -> Non
     """Write the tables of :func:`analyse_case` (parquet), the ATE table, the figure and the quoted values."""
     for name, table in tables.items():
         table.to_parquet(paths[name], index=False)
-    Path(paths["table"]).write_text(ate_table(tables["ate"], case.time_unit))
+    Path(paths["table"]).write_text(ate_table(tables["ate"], case.time_unit, case.estimand))
     write_values(paths["values"], case_values(case, tables))
     save_figure(plot_case(tables, case), paths["figure"], source=NOTEBOOK)
 

@@ -32,7 +32,7 @@ def summarise(cohorts: list[SimulatedCohort], names: list[str]) -> pd.DataFrame:
 def report(table: pd.DataFrame, cohorts: list[SimulatedCohort], paths: Mapping[str, str | Path]) -> None:
     """Write the settings figure, table and the values the paper quotes (censored share per setting)."""
     save_figure(plot_settings(cohorts), paths["figure"], source=NOTEBOOK)
-    Path(paths["table"]).write_text(table.to_markdown(index=False, floatfmt=".3g") + "\n")
+    Path(paths["table"]).write_text(table.to_markdown(index=False, floatfmt=".3g", missingval="-") + "\n")
     write_values(paths["values"], {"settings": {row["Setting"]: {"censored": fmt(100 * row["Censored"])}
                                                 for row in table.to_dict("records")}})
 
