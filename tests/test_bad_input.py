@@ -178,7 +178,7 @@ CONFIG = [
      "simulation.settings.csf1: unknown parameter(s) ['censoring'] of simulator 'csf1'; accepted: "),
     ("unknown dataset without a path (item 13)",
      lambda c: c["casestudy"]["datasets"].update(mydata={"horizon": 10}),
-     "casestudy.datasets.mydata: not a built-in dataset (['gbsg2', 'rossi']) and no `path` to a data file"),
+     "casestudy.datasets.mydata: not a built-in dataset (['cgvhd', 'gbsg2', 'rossi']) and no `path` to a data file"),
     ("yardstick dataset not in the datasets (item 11)",
      lambda c: c["casestudy"]["yardstick"].update(dataset="trial"),
      "casestudy.yardstick.dataset: 'trial' is not among casestudy.datasets ['gbsg2', 'rossi']"),

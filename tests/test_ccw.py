@@ -209,6 +209,12 @@ def test_ccw_competing_tiny_hand_computed():
         fit_ccw(tiny, ["x"], **{**params, "cause": 3})
     with pytest.raises(ValueError, match=r"^column 'event' must be 0/1: 1 rows are not$"):
         fit_ccw(tiny, ["x"], **{**params, "cause": None})
+    from causalehr.ccw import CloneTLearner
+
+    with pytest.raises(ValueError, match=r"^CloneTLearner estimates the all-cause estimands \('rmst', 'surv'\): its "
+                                         r"ccw must have cause=None, got cause=1$"):
+        CloneTLearner(ccw=CloneCensorWeight(cause=1)).fit(tiny[["x"]], tiny["treatment_start"], tiny["time"],
+                                                          tiny["event"])
 
 
 def test_ccw_competing_recovers_the_simulator_strategy_truth():

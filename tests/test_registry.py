@@ -127,6 +127,10 @@ def test_competing_risks_settings_estimands_and_models():
     bad["simulation"]["settings"]["s"] = {"simulator": "csf2_competing", "n": 100, "methods": ["aipcw-dr", "dr"]}
     with pytest.raises(ValueError, match=r"^simulation\.settings\.s\.methods: unknown method\(s\) \['dr'\]"):
         registry.check_config(bad)
+    datasets = {**CONFIG["casestudy"]["datasets"], "cgvhd": {"methods": {"x": {"method": "aipcw-dr",
+                                                                             "event_model": "fine-gray"}}}}
+    with pytest.raises(ValueError, match=r"^casestudy\.datasets\.cgvhd\.methods\.x: unknown event_model 'fine-gray'"):
+        registry.check_config({**CONFIG, "casestudy": {**CONFIG["casestudy"], "datasets": datasets}})
     bad = {**CONFIG, "ccw": {**CONFIG["ccw"], "competing": {"death_effect": 0.0, "weights": {"lasso": 0}}}}
     with pytest.raises(ValueError, match=r"^ccw\.competing\.weights: unknown weight model\(s\) \['lasso'\]"):
         registry.check_config(bad)

@@ -184,3 +184,22 @@ def test_effect_drivers_recovers_linear_effect():
     assert drivers.loc["intercept", "estimate"] == pytest.approx(scores.mean(), abs=1e-10)   # centred covariates
     assert drivers.loc["x1", "estimate"] == pytest.approx(0.5 * X["x1"].std(ddof=0), abs=0.05)
     assert drivers.loc["x2", "lower"] < 0 < drivers.loc["x2", "upper"]
+
+
+def test_cgvhd_competing_risks_dataset_and_its_aalen_johansen_contrast():
+    from causalehr.studies.casestudy import aj_contrast, ate_table, load_case
+    from causalehr.survival import aalen_johansen, cumulative_incidence_at
+
+    case = load_case("cgvhd")
+    d = case.data
+    assert (len(d), case.estimand, case.horizon, case.time_unit) == (100, "cif", 0.75, "years")
+    assert d["event"].value_counts().to_dict() == {1: 86, 2: 5, 3: 5, 0: 4}   # cGVHD, relapse, death, censored
+    assert d["treatment"].sum() == 49                                          # peripheral blood stem cells
+    out = aj_contrast(d["time"], d["event"], d["treatment"], 0.75, n_bootstrap=50, seed=1)
+    cif = [cumulative_incidence_at(aalen_johansen(d.loc[d["treatment"] == g, "time"],
+                                                  d.loc[d["treatment"] == g, "event"]), 0.75, 1) for g in (1, 0)]
+    assert out["estimate"] == pytest.approx(cif[0] - cif[1])
+    assert out["lower"] < out["estimate"] < out["upper"]
+    table = ate_table(pd.DataFrame({"method": ["naive-aj"], "estimate": [0.1], "lower": [0.0], "upper": [0.2],
+                                    "error": [""]}), "years", "cif")
+    assert table.splitlines()[0].split("|")[2].strip() == "CIF difference (95% CI)"

@@ -72,13 +72,15 @@ def test_mse_table_and_values_are_in_mse_times_100():
     metrics = pd.DataFrame({
         "setting": ["csf1", "csf1", "csf2", "csf2"], "method": ["a", "b", "a", "b"], "estimand": ["rmst"] * 4,
         "mse": [0.0123, 0.0045, 0.2, 0.3], "mse_mcse": [0.001, 0.0002, 0.01, 0.02], "autoc": [0.1] * 4,
-        "ate_coverage": [1.0] * 4, "replications": [5] * 4,
+        "ate_coverage": [1.0] * 4, "replications": [5] * 4, "ate_bias": [0.01, -0.02, 0.0, 0.0],
+        "ate_bias_mcse": [0.005] * 4,
     })
     table = mse_table(metrics)
     assert table.splitlines()[2] == "| RMST       | a        | 1.23 (0.1)  | 20 (1) |"
     values = paper_values(metrics)["evaluate"]
     assert values["mse"]["csf1"]["a"]["rmst"] == "1.23"
     assert values["best"]["csf2"]["rmst"] == {"method": "a", "mse": "20"}
+    assert values["ate_bias"]["csf1"]["b"]["rmst"] == "-0.02" and values["ate_bias_mcse"]["csf2"]["a"]["rmst"] == "0.005"
     assert values["summary"]["rmst"]["best"] == "b (csf1), a (csf2)"
     assert values["summary"]["rmst"]["ranking"]["csf1"] == "b < a"
 
@@ -108,3 +110,19 @@ def test_competing_estimand_comes_with_the_analysis_that_censors_deaths():
     assert (row["estimate"], row["lower"], row["upper"]) == pytest.approx((-estimate, -upper, -lower))
     assert cate.query("estimand == 'cif_naive'")["estimate"].to_numpy() == pytest.approx(
         -naive.effect(test.data[test.covariates].to_numpy()))
+
+
+def test_competing_table_hand_computed():
+    from causalehr.studies.strategy1 import competing_table, competing_values
+
+    rows = [{"setting": "s", "method": "m", "estimand": e, "ate_bias": b, "ate_bias_mcse": 0.01, "ate_coverage": c,
+             "ate_coverage_mcse": 0.1, "mse": 0.02, "mse_mcse": 0.005}
+            for e, b, c in (("cif_naive", -0.1, 0.2), ("cif", 0.01, 0.9), ("rmst", 0.0, 0.95))]
+    cate = pd.DataFrame({"setting": "s", "estimand": ["cif", "cif", "cif_naive", "cif_naive", "rmst"],
+                         "truth": [0.1, 0.3, 0.1, 0.3, 1.0]})
+    lines = competing_table(pd.DataFrame(rows), cate).splitlines()
+    cells = [[c.strip() for c in line.split("|")[1:-1]] for line in lines[2:]]
+    assert cells == [["s", "m", "CIF", "0.2", "0.01 (0.01)", "0.9 (0.1)", "2 (0.5)"],
+                     ["s", "m", "CIF, deaths censored", "0.2", "-0.1 (0.01)", "0.2 (0.1)", "2 (0.5)"]]
+    assert competing_values(cate) == {"s": {"truth": {"cif": "0.2"}}}
+    assert competing_table(pd.DataFrame(rows[2:]), cate) == "No competing-risks setting in this configuration.\n"

@@ -44,6 +44,9 @@ class CloneTLearner(BaseEstimator):
     def fit(self, X, treatment_start, time, event):
         if self.estimand not in ESTIMANDS:
             raise ValueError(f"estimand must be one of {ESTIMANDS}, got {self.estimand!r}")
+        if self.ccw is not None and self.ccw.cause is not None:
+            raise ValueError(f"CloneTLearner estimates the all-cause estimands {ESTIMANDS}: its ccw must have "
+                             f"cause=None, got cause={self.ccw.cause!r}")
         X = np.asarray(X, dtype=float)
         self.ccw_ = clone(self.ccw if self.ccw is not None else CloneCensorWeight())
         self.ccw_.fit(X, treatment_start, time, event)
