@@ -205,8 +205,9 @@ def plot_ccw_curves(fitted, truth_curves: pd.DataFrame, horizon: float):
 
 def plot_ccw_estimates(results: pd.DataFrame):
     """Error (estimate minus true effect) per replication and method, with its 95% bootstrap interval where there
-    is one, one panel per estimand; the dashed line is no error. The y axis is linear up to the largest CCW error
-    or interval bound and logarithmic beyond, so that the naive comparison's large bias fits beside CCW."""
+    is one, one panel per estimand (with the methods that estimate it); the dashed line is no error. The y axis is
+    linear up to the largest CCW error or interval bound and logarithmic beyond, so that the naive comparison's
+    large bias fits beside CCW."""
     import matplotlib.pyplot as plt
     from matplotlib.ticker import ScalarFormatter
 
@@ -214,20 +215,21 @@ def plot_ccw_estimates(results: pd.DataFrame):
     methods = list(dict.fromkeys(results["method"]))
     fig, axes = plt.subplots(1, len(estimands), figsize=(4.2 * len(estimands), 3.6), squeeze=False)
     for ax, estimand in zip(axes[0], estimands):
-        for k, method in enumerate(methods):
+        present = [m for m in methods if ((results["estimand"] == estimand) & (results["method"] == m)).any()]
+        for k, method in enumerate(present):
             sub = results[(results["estimand"] == estimand) & (results["method"] == method)]
             x = k + np.linspace(-0.3, 0.3, len(sub)) if len(sub) > 1 else np.full(len(sub), float(k))
             err = (sub["estimate"] - sub["truth"]).to_numpy()
             ax.errorbar(x, err, yerr=[(sub["estimate"] - sub["lower"]).to_numpy(),
                                       (sub["upper"] - sub["estimate"]).to_numpy()],
-                        fmt="o", markersize=3, color=f"C{k}", elinewidth=0.8)
+                        fmt="o", markersize=3, color=f"C{methods.index(method)}", elinewidth=0.8)
         ccw = results[(results["estimand"] == estimand) & (results["method"] != NAIVE)]
         bounds = (ccw[["estimate", "lower", "upper"]].sub(ccw["truth"], axis=0)).abs().max().max()
         if bounds > 0:
             ax.set_yscale("symlog", linthresh=float(bounds), linscale=3)
             ax.yaxis.set_major_formatter(ScalarFormatter())
         ax.axhline(0, color="black", linestyle="--", linewidth=0.8)
-        ax.set_xticks(range(len(methods)), methods, rotation=20, ha="right")
+        ax.set_xticks(range(len(present)), present, rotation=20, ha="right")
         ax.set(title=LABELS[estimand], ylabel="estimate - truth")
     fig.tight_layout()
     return fig
