@@ -126,7 +126,7 @@ def plot_mse(cate: pd.DataFrame):
     grid = sns.catplot(
         data=accuracy_by_replication(cate), x="setting", y="mse", hue="method", col="estimand", kind="point",
         errorbar="se", dodge=0.3 if several_methods else False, sharey=False, height=3.2, aspect=1.2,
-        linestyle="none",
+        linestyle="none", col_wrap=3 if cate["estimand"].nunique() > 3 else None,  # competing risks: 6 panels
     )
     grid.set_axis_labels("Setting", "CATE mean squared error")
     grid.set(yscale="log")  # the settings' MSEs differ by two orders of magnitude
