@@ -1,6 +1,7 @@
 """Benchmark of CensoredCATE(method="auto"): MSE of the chosen or stacked learner against the true CATE.
 
     python benchmarks/bench_select.py [--reps 12] [--n-train 2000] [--n-test 2000] [--settings a,b,...]
+                                      [--candidates constant,aipcw-dr,...] [--n-folds 5]
                                       [--out benchmarks/results/select.csv] [--grf benchmarks/results/csf_grf.csv]
 
 For each setting and training cohort (seed = rep) one ``auto`` fit (default candidates, R-risk, stacking) gives
@@ -31,6 +32,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from causalehr.cate import CensoredCATE
+from causalehr.cate.selection import CANDIDATES
 from causalehr.simulate import simulate
 
 TEST_SEED = 100_000
@@ -56,12 +58,12 @@ def cohorts(settings, reps, n_train, n_test):
             yield setting, rep, train, test, [(e, h, test.truth[f"cate_{e}"].to_numpy()) for e, h in targets]
 
 
-def one_fit(train, test, estimand, horizon, truth, rep):
+def one_fit(train, test, estimand, horizon, truth, rep, **options):
     d, Xt = train.data, test.data[test.covariates].to_numpy()
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        est = CensoredCATE(estimand=estimand, horizon=horizon, method="auto", random_state=rep)
+        est = CensoredCATE(estimand=estimand, horizon=horizon, method="auto", random_state=rep, **options)
         est.fit(d[train.covariates].to_numpy(), d["treatment"], d["time"], d["event"])
     row = {"seconds": time.perf_counter() - t0, "auto": 100 * np.mean((est.effect(Xt) - truth) ** 2)}
     for name, sub in est.candidates_.items():
@@ -78,7 +80,7 @@ def one_fit(train, test, estimand, horizon, truth, rep):
 
 def table(df, grf=None):
     """Mean (MCSE) per setting x estimand of the MSEs x 100, auto - true ATE and, with grf rows, auto - CSF."""
-    cols = ["auto", "oracle", "stack", "constant", "aipcw-causal-forest", "x-learner", "aipcw-dr", "t-learner", "true ATE"]
+    cols = ["auto", "oracle", "stack", *[c for c in CANDIDATES if c in df.columns], "true ATE"]
     df = df.assign(**{"auto - true ATE": df["auto"] - df["true ATE"]})
     if grf is not None:
         csf = grf[grf["method"] == "CSF (grf)"].rename(columns={"mse_x100": "CSF (grf)"})
@@ -103,7 +105,7 @@ def calibration(df, thresholds=(-np.inf, 0.0, 0.5, 1.0, 1.645, np.inf)):
     rows = []
     for threshold in thresholds:
         auto = np.where(z > threshold, df["stack"], df["constant"])
-        d = df.assign(auto_z=auto, diff=auto - df["true ATE"], kept=z <= threshold)
+        d = df.assign(auto_z=auto, diff=auto - df["true ATE"], kept=~(z > threshold))
         for (setting, estimand), g in d.groupby(["setting", "estimand"]):
             se = g[["auto_z", "diff"]].std() / np.sqrt(len(g))
             rows.append({"z": threshold, "setting": setting, "estimand": estimand, "reps": len(g),
@@ -123,6 +125,9 @@ def main():
     parser.add_argument("--out", default="benchmarks/results/select.csv")
     parser.add_argument("--grf", default=None, help="committed grf rows (benchmarks/results/csf_grf.csv)")
     parser.add_argument("--table-only", action="store_true", help="print the table of --out, fit nothing")
+    parser.add_argument("--candidates", type=lambda s: tuple(s.split(",")), default=None,
+                        help="candidates of auto (default: selection.CANDIDATES)")
+    parser.add_argument("--n-folds", type=int, default=5, help="cross-fitting folds")
     args = parser.parse_args()
     unknown = sorted(set(args.settings) - {*BUILT, *CSF})
     if unknown:
@@ -133,7 +138,8 @@ def main():
             for setting, rep, train, test, targets in cohorts(args.settings, args.reps, args.n_train, args.n_test):
                 for estimand, horizon, truth in targets:
                     row = {"setting": setting, "estimand": estimand, "rep": rep, "n_train": args.n_train,
-                           "n_test": args.n_test, **one_fit(train, test, estimand, horizon, truth, rep)}
+                           "n_test": args.n_test, **one_fit(train, test, estimand, horizon, truth, rep, candidates=args.candidates,
+                                   n_folds=args.n_folds)}
                     pd.DataFrame([row]).to_csv(out, mode="a", header=not out.exists(), index=False)
                     print(row, flush=True)
     df = pd.read_csv(out)
