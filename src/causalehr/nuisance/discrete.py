@@ -19,8 +19,8 @@ def _hgb_on_grid(clf):
 def grid_predict_proba(clf, X, grid):
     """``clf.predict_proba`` of every row of X paired with every value of ``grid`` as an extra last feature,
     shape (len(X) * len(grid), n_classes), rows patient-major: equal to predicting on the float32 person-period
-    block ``[repeat(X, k), tile(grid, n)]``, in about half the time (measured), the block held as uint8 codes
-    rather than the float64 copy scikit-learn makes of it.
+    block ``[repeat(X, k), tile(grid, n)]``, 1.3 to 2 times faster (measured on 50,000 patients x 11 bins), the
+    block held as uint8 codes rather than the float64 copy scikit-learn makes of it.
 
     The covariates are binned once per patient and the grid once (the classifier's own bin mapper), the block is
     built from the uint8 bin codes, and the trees are read on bins (as scikit-learn itself predicts on its
