@@ -80,7 +80,7 @@ def one_fit(train, test, estimand, horizon, truth, rep, **options):
 
 def table(df, grf=None):
     """Mean (MCSE) per setting x estimand of the MSEs x 100, auto - true ATE and, with grf rows, auto - CSF."""
-    cols = ["auto", "oracle", "stack", *[c for c in CANDIDATES if c in df.columns], "true ATE"]
+    cols = ["auto", "oracle", *[c for c in ("stack", *CANDIDATES) if c in df.columns], "true ATE"]
     df = df.assign(**{"auto - true ATE": df["auto"] - df["true ATE"]})
     if grf is not None:
         csf = grf[grf["method"] == "CSF (grf)"].rename(columns={"mse_x100": "CSF (grf)"})
@@ -137,9 +137,10 @@ def main():
         with threadpool_limits(1):
             for setting, rep, train, test, targets in cohorts(args.settings, args.reps, args.n_train, args.n_test):
                 for estimand, horizon, truth in targets:
+                    fit = one_fit(train, test, estimand, horizon, truth, rep, candidates=args.candidates,
+                                  n_folds=args.n_folds)
                     row = {"setting": setting, "estimand": estimand, "rep": rep, "n_train": args.n_train,
-                           "n_test": args.n_test, **one_fit(train, test, estimand, horizon, truth, rep, candidates=args.candidates,
-                                   n_folds=args.n_folds)}
+                           "n_test": args.n_test, **fit}
                     pd.DataFrame([row]).to_csv(out, mode="a", header=not out.exists(), index=False)
                     print(row, flush=True)
     df = pd.read_csv(out)
