@@ -3,7 +3,7 @@
     python benchmarks/bench_strategy1.py csf   [--reps 20] [--n-train 2000] [--n-test 5000] [--p 15] [--grf]
                                                 [--settings csf1,...] [--methods aipcw-dr,...]
                                                 [--out FILE.csv | --update FILE.csv]
-    python benchmarks/bench_strategy1.py speed [--n 1000000] [--p 20]
+    python benchmarks/bench_strategy1.py speed [--n 1000000] [--p 20] [--threads 1] [--out FILE.csv]
 
 ``csf``: MSE (x 100) of each CensoredCATE method against the true CATE on a test cohort, settings csf1..csf4
 of Cui et al. (2023) with p covariates, both estimands, ``reps`` training cohorts. With ``--grf`` the same
@@ -13,10 +13,12 @@ ends with the best method of the compendium minus CSF, paired by training cohort
 chosen settings x methods only and replaces their rows in an earlier output (the other rows, grf's included,
 stay).
 ``speed``: fast path (cross-fitted DiscreteTimeHazard nuisances, AIPCW pseudo-outcomes, DR-learner) on a
-simulated EHR-like cohort; reports seconds per stage and the peak resident memory of the process.
+simulated EHR-like cohort; reports seconds per stage and the peak resident memory of the process (with
+``--out``, appended as one row with the threads and the load average of the machine).
 """
 
 import argparse
+import os
 import resource
 import subprocess
 import tempfile
@@ -118,8 +120,11 @@ def speed(n, p, seed=0):
     tau = est.effect(X)
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6  # kilobytes on Linux
     ate, lower, upper = est.ate_interval()
-    print(f"fit {fit_s:.1f} s, effect {time.perf_counter() - t0:.1f} s, peak memory {peak_gb:.2f} GB, "
+    effect_s = time.perf_counter() - t0
+    print(f"fit {fit_s:.1f} s, effect {effect_s:.1f} s, peak memory {peak_gb:.2f} GB, "
           f"ATE {ate:.3f} ({lower:.3f}, {upper:.3f}), CATE range {tau.min():.3f}..{tau.max():.3f}", flush=True)
+    return {"n": n, "p": p, "fit_seconds": round(fit_s, 1), "effect_seconds": round(effect_s, 1),
+            "peak_gb": round(peak_gb, 2), "ate": ate, "load_average": round(os.getloadavg()[0], 1)}
 
 
 def check_same_design(old, args):
@@ -192,7 +197,11 @@ def main():
             args.p = args.p or 15
             run_csf(args)
         else:
-            speed(args.n, args.p or 20)
+            row = speed(args.n, args.p or 20)
+            if args.out:  # one row per run appended, with the threads and the load of the machine
+                out = Path(args.out)
+                pd.DataFrame([{**row, "threads": args.threads}]).to_csv(out, mode="a", header=not out.exists(),
+                                                                        index=False)
 
 
 if __name__ == "__main__":

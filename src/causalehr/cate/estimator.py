@@ -238,7 +238,8 @@ class CensoredCATE(BaseEstimator):
     combine : {"stack", "select"}, default="stack"
         Method "auto": non-negative weights summing to one that minimise the risk of the weighted CATE
         (stacking), or all the weight on the candidate of least risk; either replaces "constant" only when it
-        lowers the cross-validated risk by more than 1.645 standard errors (``risk_reduction_``).
+        lowers the cross-validated risk by more than ``selection.KEEP_CONSTANT_Z`` standard errors
+        (``risk_reduction_``, calibrated by simulation).
 
     Attributes
     ----------
@@ -278,8 +279,11 @@ class CensoredCATE(BaseEstimator):
         The candidate of largest weight ("auto").
     risk_reduction_ : tuple of float
         (mean, standard error) of the per-patient reduction of the validation risk by the stacked or selected
-        candidates over "constant", the weights refitted without each fold; below 1.645 standard errors the
-        weight goes to "constant" ("auto"; NaN without the constant candidate).
+        candidates over "constant", the weights refitted without each fold; at or below
+        ``selection.KEEP_CONSTANT_Z`` standard errors the weight goes to "constant" ("auto"; NaN without the
+        constant candidate).
+    stack_weights_ : dict
+        The weights before that rule ("auto").
     n_features_in_ : int
         Number of covariates.
 
