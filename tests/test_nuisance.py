@@ -40,24 +40,6 @@ def test_discrete_time_hazard_recovers_exponential_survival():
     assert np.all(np.diff(pred, axis=1) <= 1e-12)
 
 
-def test_grid_prediction_equals_predict_proba_on_the_person_period_block():
-    """The binned grid prediction of the default classifier is predict_proba on the person-period block, with
-    missing covariates and with two causes (three classes)."""
-    from causalehr.nuisance import DiscreteTimeCompetingHazard
-    from causalehr.nuisance.discrete import grid_predict_proba
-
-    X, t, d, _ = exponential_data(3000, 1, beta=0.8)
-    X[::7, 1] = np.nan
-    cause = d * (1 + (X[:, 0] > 0.3))
-    for model in (DiscreteTimeHazard(n_bins=8, random_state=0).fit(X, t, d),
-                  DiscreteTimeCompetingHazard(n_bins=8, random_state=0).fit(X, t, cause)):
-        mid = model._mid().astype(np.float32)
-        block = np.column_stack([np.repeat(X, len(mid), axis=0), np.tile(mid, len(X))]).astype(np.float32)
-        expected = model.classifier_.predict_proba(block)
-        assert expected.shape[1] == 1 + model.classifier_.classes_.max()
-        np.testing.assert_allclose(grid_predict_proba(model.classifier_, X, mid), expected, rtol=0, atol=1e-12)
-
-
 def test_person_period_expansion_stops_at_last_bin_and_horizon():
     X = np.zeros((4, 1))
     t = np.array([0.5, 1.5, 2.5, 10.0])
