@@ -278,6 +278,26 @@ def policy_regret(estimate, truth, *, threshold: float = 0.0) -> dict[str, float
     }
 
 
+def rule_regret(assigned, outcomes) -> dict[str, float]:
+    """True value and regret of a rule over several arms: ``assigned`` the arm code given to each patient,
+    ``outcomes`` (n, k) the true expected outcome of each arm (larger is better, e.g. RMST).
+
+    ``value`` = mean(outcome of the assigned arm); ``oracle_value`` = mean(max over arms), the value of the optimal
+    rule; ``regret`` = oracle_value - value; ``best_single_value`` = the value of treating all with the best arm;
+    ``agreement`` = share of patients given an optimal arm (Zhou, Athey & Wager 2023, "Offline multi-action policy
+    learning", Operations Research).
+    """
+    y = np.asarray(outcomes, dtype=float)
+    arm = np.asarray(assigned).ravel()
+    if y.ndim != 2 or len(arm) != len(y):
+        raise ValueError(f"outcomes must have shape (n, k) with n = {len(arm)} rows like assigned, got {y.shape}")
+    value = float(y[np.arange(len(y)), arm].mean())
+    oracle = float(y.max(axis=1).mean())
+    return {"n": int(len(y)), "value": value, "oracle_value": oracle, "regret": oracle - value,
+            "best_single_value": float(y.mean(axis=0).max()),
+            "agreement": float(np.mean(y[np.arange(len(y)), arm] >= y.max(axis=1)))}
+
+
 def policy_value(estimate, scores, *, threshold: float = 0.0, alpha: float = 0.05) -> dict[str, float]:
     """Doubly robust estimate of the value of pi(x) = 1[tau_hat(x) > threshold] on held-out data.
 

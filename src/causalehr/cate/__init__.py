@@ -2,7 +2,10 @@
 
 from .estimator import METHODS, CensoredCATE, fit_cate
 from .horizon import HorizonProposal, propose_horizon
-from .pseudo import censoring_pseudo_outcomes, dr_scores, functional, time_grid
+from .multiarm import MULTIARM_METHODS, MultiArmCATE
+from .pseudo import arm_scores, censoring_pseudo_outcomes, dr_scores, functional, time_grid
+from .rules import PolicyRule, learn_rule
 
-__all__ = ["METHODS", "CensoredCATE", "HorizonProposal", "censoring_pseudo_outcomes", "dr_scores", "fit_cate",
-           "functional", "propose_horizon", "time_grid"]
+__all__ = ["METHODS", "MULTIARM_METHODS", "CensoredCATE", "HorizonProposal", "MultiArmCATE", "PolicyRule",
+           "arm_scores", "censoring_pseudo_outcomes", "dr_scores", "fit_cate", "functional", "learn_rule",
+           "propose_horizon", "time_grid"]
