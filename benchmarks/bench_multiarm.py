@@ -3,13 +3,13 @@
   flock /tmp/heavy.lock nice -n 10 python benchmarks/bench_multiarm.py --reps 50 --n 4000 \
       --out benchmarks/results/multiarm.csv
 
-Per replication: MultiArmCATE (Cox nuisances per arm with ridge penalty 0.01, multinomial logistic propensity, 5 folds, RMST up to 3 years)
-and a depth-2 PolicyRule on its arm scores. Reported over replications, with Monte Carlo standard errors: the bias
-and the coverage of the 95% influence-function interval of the ATE of each contrast against the sample truth; the
-true regret of the held-out rule against the optimal class, its true gain over the best single class, the
-agreement with the optimal class, and the coverage of the held-out value interval of the true value of the
-held-out assignments; seconds per replication. Scenario: complete covariates, administrative follow-up 3-8 years,
-75% censored, heterogeneity 2.
+Per replication: MultiArmCATE (Cox nuisances per arm with ridge penalty 0.01, multinomial logistic propensity,
+5 folds, RMST up to 3 years) and a depth-2 PolicyRule on its arm scores. Reported over replications, with Monte
+Carlo standard errors: the bias and the coverage of the 95% influence-function interval of the ATE of each contrast
+against the sample truth; the true regret of the held-out rule against the optimal class, its true gain over the
+best single class, the agreement with the optimal class, and the coverage of the held-out value interval of the
+true value of the held-out assignments; seconds per replication. Scenario: complete covariates, administrative
+follow-up 3-8 years, 75% censored, heterogeneity 2.
 """
 
 import os

@@ -106,9 +106,11 @@ class MultiArmCATE(CensoredCATE):
 
     Parameters
     ----------
-    estimand, horizon, event_model, censoring_model, propensity_model, cate_model, n_folds, random_state, n_grid,
-    treatment_as_feature, calibrate_propensity, min_censoring_survival, on_positivity_failure, extrapolate
-        As in :class:`~causalehr.cate.CensoredCATE` (``estimand`` "rmst" or "surv").
+    estimand, horizon, event_model, censoring_model, propensity_model, cate_model, n_folds, random_state
+        As in :class:`~causalehr.cate.CensoredCATE` (``estimand`` "rmst" or "surv"; ``propensity_model`` a
+        multi-class classifier).
+    n_grid, treatment_as_feature, calibrate_propensity, min_censoring_survival, on_positivity_failure, extrapolate
+        As in :class:`~causalehr.cate.CensoredCATE`.
     method : str, default="aipcw-dr"
         One of ``MULTIARM_METHODS``, see above.
     reference : label, default=0
@@ -147,18 +149,27 @@ class MultiArmCATE(CensoredCATE):
 
     Examples
     --------
+    >>> import warnings
     >>> from sklearn.linear_model import LinearRegression
     >>> from causalehr.cate import MultiArmCATE
+    >>> from causalehr.nuisance import LifelinesCoxSurvival, MarginalKaplanMeier
     >>> from causalehr.simulate import simulate
-    >>> cohort = simulate("ehr_diabetes", 1500, seed=0, drug_classes=True, missingness=0.0)
-    >>> X = cohort.data[cohort.covariates].to_numpy()
-    >>> d = cohort.data
-    >>> est = MultiArmCATE(horizon=5.0, reference="dpp4", cate_model=LinearRegression(), n_folds=2,
-    ...                    random_state=0).fit(X, d["drug_class"], d["time"], d["event"])
+    >>> cohort = simulate("ehr_diabetes", 1500, seed=0, drug_classes=True, missingness=0.0, horizon=3.0,
+    ...                   min_follow_up=3.0, censoring_rate=0.75)
+    >>> X, d = cohort.data[cohort.covariates].to_numpy(), cohort.data
+    >>> est = MultiArmCATE(horizon=3.0, reference="dpp4", event_model=LifelinesCoxSurvival(penalizer=0.01),
+    ...                    censoring_model=MarginalKaplanMeier(), cate_model=LinearRegression(), n_folds=2,
+    ...                    random_state=0)
+    >>> with warnings.catch_warnings(action="ignore"):
+    ...     est = est.fit(X, d["drug_class"], d["time"], d["event"])
     >>> est.arms_.tolist()
     ['dpp4', 'glp1', 'sglt2', 'sulfonylurea']
     >>> est.effect(X[:2], "sglt2").shape
     (2,)
+    >>> est.ate_table().round(2).head(2)
+         arm other  estimate    se  lower  upper
+    0   glp1  dpp4     -0.50  0.35  -1.19   0.19
+    1  sglt2  dpp4     -0.51  0.35  -1.20   0.18
     """
 
     def __init__(self, estimand="rmst", horizon=None, method="aipcw-dr", event_model=None, censoring_model=None,
