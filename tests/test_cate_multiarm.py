@@ -22,7 +22,7 @@ def _cox():
 
 @pytest.fixture(scope="module")
 def drug_classes():
-    cohort = simulate("ehr_diabetes", 4000, seed=1, **SIMULATION)
+    cohort = simulate("ehr_diabetes", 3000, seed=1, **SIMULATION)
     d = cohort.data
     X = d[cohort.covariates].to_numpy()
     with warnings.catch_warnings():
@@ -34,7 +34,7 @@ def drug_classes():
 
 
 def test_two_arms_give_the_binary_scores_effects_and_ate():
-    cohort = simulate("ehr_diabetes", 800, seed=2, missingness=0.0, horizon=3.0, min_follow_up=3.0,
+    cohort = simulate("ehr_diabetes", 600, seed=2, missingness=0.0, horizon=3.0, min_follow_up=3.0,
                       censoring_rate=0.75)
     d = cohort.data
     args = (d[cohort.covariates].to_numpy(), d["treatment"].to_numpy(), d["time"].to_numpy(), d["event"].to_numpy())
