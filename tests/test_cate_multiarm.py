@@ -131,3 +131,22 @@ def test_bad_input_names_the_values():
                                          r"\(2\*\*3 leaves of min_samples_leaf=50\) and two folds; the smallest "
                                          r"training fold has 320 of 5 folds: lower max_depth or min_samples_leaf$"):
         PolicyRule(max_depth=3).fit(X, np.zeros((400, 4)), folds)
+
+
+def test_t_learner_and_constant_methods():
+    cohort = simulate("ehr_diabetes", 2000, seed=5, **SIMULATION)
+    d = cohort.data
+    X = d[cohort.covariates].to_numpy()
+    params = dict(horizon=3.0, reference="dpp4", event_model=_cox(), censoring_model=_cox(), n_folds=2,
+                  random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PositivityWarning)
+        t_learner = MultiArmCATE(method="t-learner", **params).fit(X, d["drug_class"], d["time"], d["event"])
+        constant = MultiArmCATE(method="constant", **params).fit(X, d["drug_class"], d["time"], d["event"])
+    tau = t_learner.effects(X)
+    assert np.all(tau[:, 0] == 0)   # the reference's column
+    for arm in ("sglt2", "glp1"):   # the profile-dependent classes: the per-arm Cox models find who benefits
+        j = list(t_learner.arms_).index(arm)
+        assert np.corrcoef(tau[:, j], cohort.truth[f"cate_rmst_{arm}"])[0, 1] > 0.3
+    np.testing.assert_allclose(constant.effect(X[:3], "glp1", "sglt2"),
+                               constant.contrast_scores("glp1").mean() - constant.contrast_scores("sglt2").mean())
