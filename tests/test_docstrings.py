@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from causalehr.cate import CensoredCATE, fit_cate
+from causalehr.cate import CensoredCATE, ConformalITE, MultiArmCATE, PolicyRule, fit_cate
 from causalehr.nuisance import (
     ArmSurvival,
     DiscreteTimeCompetingHazard,
@@ -23,10 +23,11 @@ from causalehr.nuisance import (
 )
 
 MODULES = ["causalehr.cate.estimator", "causalehr.nuisance.arms", "causalehr.nuisance.competing",
-           "causalehr.nuisance.discrete", "causalehr.nuisance.propensity", "causalehr.nuisance.wrappers"]
+           "causalehr.nuisance.discrete", "causalehr.nuisance.propensity", "causalehr.nuisance.wrappers",
+           "causalehr.cate.multiarm", "causalehr.cate.rules", "causalehr.cate.conformal"]
 PUBLIC = [CensoredCATE, fit_cate, ArmSurvival, DiscreteTimeHazard, LifelinesCoxSurvival, MarginalKaplanMeier,
           SksurvSurvival, SurvivalBoostSurvival, make_propensity, DiscreteTimeCompetingHazard, SurvivalBoostCompeting,
-          MarginalAalenJohansen]
+          MarginalAalenJohansen, MultiArmCATE, PolicyRule, ConformalITE]
 DOCTESTS = [t for name in MODULES for t in doctest.DocTestFinder().find(importlib.import_module(name)) if t.examples]
 
 

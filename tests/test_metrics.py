@@ -428,3 +428,29 @@ def test_calibration_test_bad_input():
         m.calibration_test([1, 1, 1], [1, 2, 3])
     with pytest.raises(ValueError, match=re.escape("`estimate` has mean 0, so the mean_prediction")):
         m.calibration_test([-1, 0, 1], [1, 2, 3])
+
+
+def test_markers_table_finds_the_planted_markers():
+    from causalehr.metrics import markers_table
+
+    rng = np.random.default_rng(0)
+    n = 3000
+    X = pd.DataFrame({"egfr": rng.normal(75, 20, n), "bmi": rng.normal(30, 5, n), "age": rng.normal(64, 10, n),
+                      "ckd": rng.binomial(1, 0.3, n).astype(float)})
+    tau = np.where(X["egfr"] < 60, 1.0, 0.0) + 0.5 * X["ckd"]
+    scores = tau + rng.normal(0, 2, n)
+    table = markers_table(X, scores, n_top=2, random_state=0)
+    importance = table[table["kind"] == "importance"].set_index("marker")["estimate"]
+    assert list(importance.index[:2]) == ["egfr", "ckd"] and importance.sum() == pytest.approx(1.0)
+    blp = table[table["kind"] == "projection"].set_index("marker")
+    assert blp.loc["egfr", "upper"] < 0 < blp.loc["ckd", "lower"]
+    assert blp.loc["bmi", "lower"] < 0 < blp.loc["bmi", "upper"]
+    groups = table[table["kind"] == "subgroup"].set_index("group")
+    lo, hi = np.quantile(X["egfr"], [1 / 3, 2 / 3])
+    assert list(groups.index) == [f"egfr <= {lo:.4g}", f"{lo:.4g} < egfr <= {hi:.4g}", f"egfr > {hi:.4g}", "ckd = 0",
+                                  "ckd = 1"]
+    ckd = X["ckd"] == 1
+    assert groups.loc["ckd = 1", "estimate"] == pytest.approx(scores[ckd].mean())
+    assert groups.loc["ckd = 1", "n"] == ckd.sum()
+    for label, rows in (("ckd = 1", ckd), ("ckd = 0", ~ckd), (f"egfr <= {lo:.4g}", X["egfr"] <= lo)):
+        assert groups.loc[label, "lower"] < tau[rows].mean() < groups.loc[label, "upper"]

@@ -9,7 +9,7 @@ from lifelines.utils import restricted_mean_survival_time
 
 from causalehr.data import validate_cohort
 from causalehr.simulate import load_cohort, simulate
-from causalehr.simulate.ehr import COVARIATES, event_model
+from causalehr.simulate.ehr import COVARIATES, DRUG_CLASSES, event_model
 
 N_MC = 200_000
 
@@ -177,3 +177,36 @@ def test_observed_data_agree_with_truth_when_censoring_is_light():
     assert abs(rmst - tv.truth["strategy_rmst_start"].mean()) < 0.06
     # and it differs from never starting
     assert tv.truth["strategy_surv_start"].mean() - tv.truth["strategy_surv_never"].mean() > 0.03
+
+
+def test_drug_classes_truth_matches_monte_carlo_and_the_planted_rule():
+    cohort = simulate("ehr_diabetes", 3000, seed=8, missingness=0.0, drug_classes=True)
+    x, truth = cohort.data[COVARIATES], cohort.truth
+    # per class RMST and survival of 5 patients against draws from the class's Weibull hazard
+    model = event_model(x.iloc[:5], effect=0.0, heterogeneity=1.0)
+    low_egfr, high_bmi = (x["egfr"] < 60).to_numpy()[:5], (x["bmi"] >= 35).to_numpy()[:5]
+    log_hr = {"dpp4": 0.0, "sglt2": 0.05 - 0.65 * low_egfr, "glp1": 0.10 - 0.60 * high_bmi, "sulfonylurea": 0.15}
+    rng = np.random.default_rng(4)
+    draws = {}
+    for name in DRUG_CLASSES:
+        t = _draw_weibull(model.rate(0), model.shape, np.exp(log_hr[name]) * np.ones(5), 0.0, rng)
+        draws[name] = np.minimum(t, cohort.horizon)
+        _assert_close(truth[f"mu_rmst_{name}"].iloc[:5], draws[name], f"mu_rmst_{name}")
+        _assert_close(truth[f"surv_{name}"].iloc[:5], (t > cohort.horizon_surv).astype(float), f"surv_{name}")
+    best = np.array([max(DRUG_CLASSES, key=lambda c: draws[c][i].mean()) for i in range(5)])
+    np.testing.assert_array_equal(truth["optimal_arm"].iloc[:5], best)
+    # the planted rule: SGLT2i for eGFR < 60, else GLP-1 RA for BMI >= 35, else DPP-4i
+    rule = np.where(x["egfr"] < 60, "sglt2", np.where(x["bmi"] >= 35, "glp1", "dpp4"))
+    np.testing.assert_array_equal(truth["optimal_arm"], rule)
+    rmst = truth[[f"mu_rmst_{c}" for c in DRUG_CLASSES]].to_numpy()
+    np.testing.assert_allclose(truth["optimal_rmst"], rmst.max(axis=1))
+    np.testing.assert_allclose(truth["cate_rmst"], truth["mu_rmst_sglt2"] - truth["mu_rmst_dpp4"])
+    # every class prescribed, the drug_class column names the treatment code, one curve per class
+    d = cohort.data
+    assert (np.asarray(DRUG_CLASSES, dtype=object)[d["treatment"]] == d["drug_class"]).all()
+    assert d["treatment"].value_counts().min() > 300
+    assert sorted(cohort.survival_curves["arm"].unique()) == [0, 1, 2, 3]
+    props = truth[[f"propensity_{c}" for c in DRUG_CLASSES]].to_numpy()
+    np.testing.assert_allclose(props.sum(axis=1), 1.0)
+    assert props.min() >= 0.02
+    np.testing.assert_allclose(truth["propensity"], props[np.arange(len(d)), d["treatment"]])

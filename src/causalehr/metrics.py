@@ -252,6 +252,82 @@ def _with_group_columns(out: pd.DataFrame, by: list) -> pd.DataFrame:
     return out.reset_index()
 
 
+# ----------------------------------------------------------------------------------------------- markers
+def best_linear_projection(X: pd.DataFrame, scores, alpha: float = 0.05, min_cell_size: int = 10) -> pd.DataFrame:
+    """Best linear projection of the CATE on the standardised covariates: OLS of the doubly robust scores on an
+    intercept and (x - mean) / sd, HC3 standard errors (Semenova & Chernozhukov 2021, "Debiased machine learning
+    of conditional average treatment effects and other causal functions"; grf's best_linear_projection).
+    A coefficient is the change in effect per standard deviation of the covariate, the others held fixed;
+    constant covariates are left out, and so are 0/1 indicators with fewer than ``min_cell_size`` patients at 1
+    or at 0 (the small level is merged into the reference level: its coefficient would describe a small group)."""
+    X = X.loc[:, X.std(ddof=0) > 0]   # a constant covariate explains no variation of the effect
+    binary = X.isin([0, 1]).all()
+    ones = X.sum()
+    small = binary & ((ones < min_cell_size) | (len(X) - ones < min_cell_size))
+    X = X.loc[:, ~small]
+    Z = (X - X.mean()) / X.std(ddof=0)
+    fit = sm.OLS(np.asarray(scores, float), sm.add_constant(Z.to_numpy(float), has_constant="add")).fit(cov_type="HC3")
+    z = stats.norm.ppf(1 - alpha / 2)
+    return pd.DataFrame({"term": ["intercept", *Z.columns], "estimate": fit.params, "std_err": fit.bse,
+                         "lower": fit.params - z * fit.bse, "upper": fit.params + z * fit.bse,
+                         "p_value": fit.pvalues})
+
+
+def heterogeneity_importance(X: pd.DataFrame, scores, *, n_estimators: int = 200, min_samples_leaf: int = 50,
+                             random_state=None) -> pd.Series:
+    """Share of the heterogeneity of the effect attributed to each covariate: the depth-weighted split importance
+    (econml's ``feature_importances(max_depth=4, depth_decay_exponent=2)``, grf's ``variable_importance``; Athey,
+    Tibshirani & Wager 2019) of an honest regression forest (econml.grf.RegressionForest) of the doubly robust
+    scores, whose mean given x is the CATE; sums to one, sorted decreasing."""
+    from econml.grf import RegressionForest
+
+    forest = RegressionForest(n_estimators=n_estimators, min_samples_leaf=min_samples_leaf, n_jobs=1,
+                              random_state=random_state)
+    forest.fit(X.to_numpy(float), np.asarray(scores, float))
+    importance = forest.feature_importances(max_depth=4, depth_decay_exponent=2.0)
+    return pd.Series(importance / max(importance.sum(), 1e-300), index=X.columns).sort_values(ascending=False)
+
+
+def markers_table(X: pd.DataFrame, scores, *, n_top: int = 3, n_groups: int = 3, alpha: float = 0.05,
+                  min_cell_size: int = 10, random_state=None) -> pd.DataFrame:
+    """The markers of an effect, in one table: for each covariate its best linear projection coefficient
+    (:func:`best_linear_projection`, kind "projection") and its heterogeneity importance
+    (:func:`heterogeneity_importance`, kind "importance"), and for the ``n_top`` most important covariates the
+    average effect in each of ``n_groups`` quantile groups of the covariate (each level of a 0/1 covariate), the mean
+    of the doubly robust scores with a Wald interval (kind "subgroup"; GATES of Chernozhukov, Demirer, Duflo &
+    Fernandez-Val 2018, "Generic machine learning inference on heterogeneous treatment effects", grouped by a
+    marker instead of the predicted effect). Groups of fewer than ``min_cell_size`` patients are left out.
+    Columns: marker, kind, group, n, estimate, lower, upper.
+    """
+    scores = np.asarray(scores, float)
+    if len(X) != len(scores):
+        raise ValueError(f"scores must have {len(X)} rows like X, got {len(scores)}")
+    z = _z(alpha)
+    blp = best_linear_projection(X, scores, alpha, min_cell_size)
+    rows = [{"marker": r.term, "kind": "projection", "group": "", "n": len(X), "estimate": r.estimate,
+             "lower": r.lower, "upper": r.upper} for r in blp.iloc[1:].itertuples()]
+    importance = heterogeneity_importance(X, scores, random_state=random_state)
+    rows += [{"marker": name, "kind": "importance", "group": "", "n": len(X), "estimate": value, "lower": np.nan,
+              "upper": np.nan} for name, value in importance.items()]
+    for name in importance.index[:n_top]:
+        x = X[name].to_numpy(float)
+        if np.isin(x, (0, 1)).all():
+            order, bins = [f"{name} = 0", f"{name} = 1"], x.astype(int)
+        else:
+            cuts = np.unique(np.quantile(x, np.linspace(0, 1, n_groups + 1)[1:-1]))
+            bins = np.searchsorted(cuts, x, side="left")
+            order = ([f"{name} <= {cuts[0]:.4g}"] + [f"{lo:.4g} < {name} <= {hi:.4g}" for lo, hi in zip(cuts, cuts[1:])]
+                     + [f"{name} > {cuts[-1]:.4g}"])
+        for b, label in enumerate(order):
+            phi = scores[bins == b]
+            if len(phi) < max(min_cell_size, 2):
+                continue
+            half = z * phi.std(ddof=1) / np.sqrt(len(phi))
+            rows.append({"marker": name, "kind": "subgroup", "group": label, "n": len(phi), "estimate": phi.mean(),
+                         "lower": phi.mean() - half, "upper": phi.mean() + half})
+    return pd.DataFrame(rows)
+
+
 # ----------------------------------------------------------------------------------------------- decisions
 def policy_regret(estimate, truth, *, threshold: float = 0.0) -> dict[str, float]:
     """Value and regret of the policy pi(x) = 1[tau_hat(x) > threshold], computed with the true CATE.
@@ -276,6 +352,26 @@ def policy_regret(estimate, truth, *, threshold: float = 0.0) -> dict[str, float
         "treated_fraction": float(np.mean(treat)),
         "wrong_decision_rate": float(np.mean(treat != (tau > 0))),
     }
+
+
+def rule_regret(assigned, outcomes) -> dict[str, float]:
+    """True value and regret of a rule over several arms: ``assigned`` the arm code given to each patient,
+    ``outcomes`` (n, k) the true expected outcome of each arm (larger is better, e.g. RMST).
+
+    ``value`` = mean(outcome of the assigned arm); ``oracle_value`` = mean(max over arms), the value of the optimal
+    rule; ``regret`` = oracle_value - value; ``best_single_value`` = the value of treating all with the best arm;
+    ``agreement`` = share of patients given an optimal arm (Zhou, Athey & Wager 2023, "Offline multi-action policy
+    learning", Operations Research).
+    """
+    y = np.asarray(outcomes, dtype=float)
+    arm = np.asarray(assigned).ravel()
+    if y.ndim != 2 or len(arm) != len(y):
+        raise ValueError(f"outcomes must have shape (n, k) with n = {len(arm)} rows like assigned, got {y.shape}")
+    value = float(y[np.arange(len(y)), arm].mean())
+    oracle = float(y.max(axis=1).mean())
+    return {"n": int(len(y)), "value": value, "oracle_value": oracle, "regret": oracle - value,
+            "best_single_value": float(y.mean(axis=0).max()),
+            "agreement": float(np.mean(y[np.arange(len(y)), arm] >= y.max(axis=1)))}
 
 
 def policy_value(estimate, scores, *, threshold: float = 0.0, alpha: float = 0.05) -> dict[str, float]:

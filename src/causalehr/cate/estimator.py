@@ -105,6 +105,14 @@ def _predict_x_learner(est, X):
     return e * est.cate_models_[0].predict(X) + (1 - e) * est.cate_models_[1].predict(X)
 
 
+def wald_interval(phi, alpha=0.05):
+    """(mean, lower, upper): the mean of influence-function scores ``phi`` with its 1 - alpha Wald interval,
+    standard error sd(phi) / sqrt(n)."""
+    est = float(np.mean(phi))
+    half = norm.ppf(1 - alpha / 2) * np.std(phi, ddof=1) / np.sqrt(len(phi))
+    return est, est - half, est + half
+
+
 class _Method(NamedTuple):
     fit: Callable
     effect: Callable
@@ -415,7 +423,7 @@ class CensoredCATE(BaseEstimator):
                                                  random_state=self.random_state)
         return self._seeded(self.cate_model)
 
-    def _check_input(self, X, treatment, time, event):
+    def _check_input(self, X, treatment, time, event, n_arms=2):
         if self.estimand not in ESTIMANDS + COMPETING_ESTIMANDS:
             raise ValueError(f"estimand must be one of {ESTIMANDS + COMPETING_ESTIMANDS}, got {self.estimand!r}")
         if self.method not in METHODS:
@@ -435,7 +443,7 @@ class CensoredCATE(BaseEstimator):
             models.append(self._cate_model())
         nan_ok = all(allows_nan(m) for m in models)
         X = check_covariates(X, allow_nan=nan_ok, name="X (covariates)")
-        a = check_arms(treatment, len(X))
+        a = check_arms(treatment, len(X), n_arms)
         if self._competing():
             time, event = check_competing_data(time, event, estimand=self.estimand, cause=self.cause,
                                                causes=self.causes, horizon=self.horizon, n=len(X))
@@ -443,16 +451,19 @@ class CensoredCATE(BaseEstimator):
             time, event = check_survival_outcome(time, event, len(X))
         return X, a, time, event
 
-    def _check_horizon(self, a, time, event):
-        last = {arm: time[a == arm].max() for arm in (0, 1)}
+    def _check_horizon(self, a, time, event, labels=(0, 1)):
+        """tau after checking it against the follow-up and events of each arm (``labels``: the arms' names in
+        the messages, for arm codes 0, 1, ...)."""
+        last = {arm: time[a == code].max() for code, arm in enumerate(labels)}
         if self.horizon is None:
             target = ("restricted mean survival time up to" if self.estimand == "rmst"
                       else "survival probability at")
+            arms = ", ".join(f"{t:g} in arm {arm}" for arm, t in last.items())
             raise ValueError(
-                f"CensoredCATE needs a horizon: the estimand (estimand={self.estimand!r}) is the difference in "
-                f"{target} the horizon. Choose it from the question asked (e.g. 5-year survival), no later than "
-                f"the last follow-up of either arm ({last[0]:g} in arm 0, {last[1]:g} in arm 1) and where enough "
-                "patients of both arms are still followed; pass it as CensoredCATE(horizon=...)")
+                f"{type(self).__name__} needs a horizon: the estimand (estimand={self.estimand!r}) is the difference "
+                f"in {target} the horizon. Choose it from the question asked (e.g. 5-year survival), no later than "
+                f"the last follow-up of either arm ({arms}) and where enough "
+                f"patients of both arms are still followed; pass it as {type(self).__name__}(horizon=...)")
         tau = float(self.horizon)
         for arm, last_time in last.items():
             if tau > last_time and not self.extrapolate:
@@ -461,8 +472,8 @@ class CensoredCATE(BaseEstimator):
                                  "after its last observed time")
         if not ((event == 1) & (time <= tau)).any():
             raise ValueError(f"no events at or before the horizon {tau:g}")
-        for arm in (0, 1):
-            if not ((event[a == arm] == 1) & (time[a == arm] <= tau)).any():
+        for code, arm in enumerate(labels):
+            if not ((event[a == code] == 1) & (time[a == code] <= tau)).any():
                 warnings.warn(f"treatment arm {arm} has no events at or before the horizon {tau:g}: its survival up "
                               "to the horizon is estimated as 1 (as Kaplan-Meier gives)", UserWarning, stacklevel=3)
         return tau
@@ -489,29 +500,37 @@ class CensoredCATE(BaseEstimator):
 
     def _cross_fit(self, X, a, time, event):
         """Cross-fitted mu0, mu1, propensity and IPCW/AIPCW pseudo-outcomes (own arm), per patient."""
+        nu = self._cross_fit_arms(X, a, time, event, 2)
+        mu, propensity = nu.pop("mu"), nu.pop("propensity")
+        return {"mu0": mu[:, 0], "mu1": mu[:, 1], "propensity": propensity[:, 1], **nu}
+
+    def _cross_fit_arms(self, X, a, time, event, n_arms):
+        """Cross-fitted nuisances of arms 0..n_arms - 1, per patient: "mu" (n, n_arms) = E[f(T) | x, arm],
+        "propensity" (n, n_arms) = P(A = arm | x) (generalised propensity), and the IPCW/AIPCW pseudo-outcomes
+        of the patient's own arm ("target", "weight", "ipcw", "aipcw", "g_tau")."""
         n = len(X)
-        out = {k: np.empty(n) for k in ("mu0", "mu1", "propensity", "target", "weight", "ipcw", "aipcw", "g_tau")}
+        out = {k: np.empty(n) for k in ("target", "weight", "ipcw", "aipcw", "g_tau")}
+        out["mu"], out["propensity"] = np.empty((n, n_arms)), np.empty((n, n_arms))
         censored = ((event == 0) & (time < self.horizon_)).astype(np.int8)  # later censoring does not matter
         for k in range(self.n_folds):
             train, test = np.flatnonzero(self.folds_ != k), np.flatnonzero(self.folds_ == k)
-            ev = ArmSurvival(self._event_model(), self.treatment_as_feature, self.extrapolate)
+            ev = ArmSurvival(self._event_model(), self.treatment_as_feature, self.extrapolate, n_arms)
             ev.fit(X[train], a[train], time[train], event[train])
             ce = ArmSurvival(self._survival_model(self.censoring_model, self.horizon_), self.treatment_as_feature,
-                             self.extrapolate)
+                             self.extrapolate, n_arms)
             ce.fit(X[train], a[train], time[train], censored[train])
             ps = self._propensity().fit(X[train], a[train])
             for s in range(0, len(test), _CHUNK):
                 idx = test[s:s + _CHUNK]
                 xi, ai = X[idx], a[idx]
-                c0, c1 = self._curves(ev, xi, 0), self._curves(ev, xi, 1)
-                g = np.empty_like(c0[0])
-                for arm in (0, 1):  # censoring survival of the patient's own arm only
+                curves = [self._curves(ev, xi, arm) for arm in range(n_arms)]
+                g = np.empty_like(curves[0][0])
+                for arm in range(n_arms):  # censoring survival of the patient's own arm only
                     g[ai == arm] = ce.predict_survival(xi[ai == arm], arm, self.grid_)
-                own = [np.where(ai[:, None] == 1, u1, u0) for u0, u1 in zip(c0, c1)]
+                own = [np.choose(ai[:, None], per_arm) for per_arm in zip(*curves)]
                 po = self._pseudo_outcomes(time[idx], event[idx], own, g)
-                out["mu0"][idx] = self._functional(*c0)
-                out["mu1"][idx] = self._functional(*c1)
-                out["propensity"][idx] = ps.predict_proba(xi)[:, 1]
+                out["mu"][idx] = np.column_stack([self._functional(*c) for c in curves])
+                out["propensity"][idx] = ps.predict_proba(xi)[:, np.searchsorted(ps.classes_, np.arange(n_arms))]
                 for k in po._fields:
                     out[k][idx] = getattr(po, k)
         return out
@@ -600,8 +619,7 @@ class CensoredCATE(BaseEstimator):
         phi = self.scores_
         est = float(phi.mean())
         if method == "influence":
-            half = norm.ppf(1 - alpha / 2) * phi.std(ddof=1) / np.sqrt(len(phi))
-            return est, est - half, est + half
+            return wald_interval(phi, alpha)
         if method != "bootstrap":
             raise ValueError(f"method must be 'influence' or 'bootstrap', got {method!r}")
         rng = np.random.default_rng(self.random_state)

@@ -122,3 +122,15 @@ def dr_scores(y, treatment, mu0, mu1, propensity):
     a = np.asarray(treatment)
     e = np.clip(propensity, 1e-3, 1 - 1e-3)
     return mu1 - mu0 + a * (y - mu1) / e - (1 - a) * (y - mu0) / (1 - e)
+
+
+def arm_scores(y, treatment, mu, propensity):
+    """AIPW score of each arm (Robins, Rotnitzky & Zhao 1994; for several arms, Cattaneo 2010, "Efficient
+    semiparametric estimation of multi-valued treatment effects under ignorability", J Econometrics), shape (n, k):
+    Gamma_a = mu_a + 1{A = a} (Y - mu_a) / e_a, with ``mu`` (n, k) = E[Y | x, a], ``propensity`` (n, k) =
+    P(A = a | x) clipped to [0.001, 0.999] as in :func:`dr_scores`, ``treatment`` the arm codes 0..k-1.
+    Gamma_1 - Gamma_0 is :func:`dr_scores` when k = 2."""
+    a = np.asarray(treatment)
+    e = np.clip(propensity, 1e-3, 1 - 1e-3)
+    own = a[:, None] == np.arange(mu.shape[1])
+    return mu + own * (np.asarray(y)[:, None] - mu) / e

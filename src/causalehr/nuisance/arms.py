@@ -5,26 +5,30 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils.validation import check_is_fitted
 
 
-def check_arms(treatment, n=None):
-    """Return treatment as an int array after checking it is 0/1 with both arms present."""
+def check_arms(treatment, n=None, n_arms=2):
+    """Return treatment as an int array after checking it is 0/1 (or an arm code 0..``n_arms`` - 1) with every
+    arm present."""
     a = np.asarray(treatment).ravel()
     if n is not None and len(a) != n:
         raise ValueError(f"treatment must have {n} rows like X, got {len(a)}")
-    bad = ~np.isin(a, (0, 1))
+    bad = ~np.isin(a, np.arange(n_arms))
     if bad.any():
-        raise ValueError(f"treatment must be 0/1; {int(bad.sum())} rows are not")
+        codes = "0/1" if n_arms == 2 else f"an arm code 0..{n_arms - 1}"
+        raise ValueError(f"treatment must be {codes}; {int(bad.sum())} rows are not")
     a = a.astype(np.int8)
-    for arm in (0, 1):
+    for arm in range(n_arms):
         if not (a == arm).any():
-            raise ValueError(f"treatment arm {arm} has no patients: both arms are needed")
+            needed = "both arms are" if n_arms == 2 else f"all {n_arms} arms are"
+            raise ValueError(f"treatment arm {arm} has no patients: {needed} needed")
     return a
 
 
 class ArmSurvival(BaseEstimator):
-    """Survival S(t | x, a) given covariates and a 0/1 treatment arm, from a survival model.
+    """Survival S(t | x, a) given covariates and a treatment arm (0/1, or 0..``n_arms`` - 1), from a survival model.
 
     ``treatment_as_feature=False``: one clone of ``model`` per arm (T-learner style); ``True``: one model with the
-    treatment appended as the last column (S-learner style). Data without any event (e.g. the censoring model of
+    treatment appended as the last column (S-learner style; with more than two arms, the indicators of arms
+    1..``n_arms`` - 1). Data without any event (e.g. the censoring model of
     a cohort without censoring) give S == 1 exactly, without fitting.
 
     Parameters
@@ -36,6 +40,8 @@ class ArmSurvival(BaseEstimator):
     hold_after_last : bool, default=False
         Hold S(t | x, a) at S(last | x, a) after ``last``, the last observed time of arm a (extrapolation past
         the data of an arm, as grf's survival forests do); False: the model's own prediction there.
+    n_arms : int, default=2
+        Number of treatment arms, coded 0..n_arms - 1; every arm needs patients.
 
     Attributes
     ----------
@@ -43,7 +49,7 @@ class ArmSurvival(BaseEstimator):
         The fitted models: one per arm (index = arm), or one; None where the data had no event.
     n_causes_ : int
         Largest event code (1 for survival data, K for K competing causes).
-    last_time_ : ndarray of shape (2,)
+    last_time_ : ndarray of shape (n_arms,)
         Last observed time of each arm.
 
     Examples
@@ -57,24 +63,32 @@ class ArmSurvival(BaseEstimator):
     [array([[0.19, 0.04]]), array([[0.18, 0.04]])]
     """
 
-    def __init__(self, model, treatment_as_feature=False, hold_after_last=False):
+    def __init__(self, model, treatment_as_feature=False, hold_after_last=False, n_arms=2):
         self.model = model
         self.treatment_as_feature = treatment_as_feature
         self.hold_after_last = hold_after_last
+        self.n_arms = n_arms
 
     def fit(self, X, treatment, time, event):
         """Fit on covariates X (n, p), 0/1 ``treatment``, follow-up ``time`` and ``event`` (0/1, or 0 and the causes
         1, 2, ... for a competing-risks model); returns self."""
         X = np.asarray(X, dtype=float)
-        a = check_arms(treatment, len(X))
+        a = check_arms(treatment, len(X), self.n_arms)
         time, event = np.asarray(time, dtype=float), np.asarray(event)
         self.n_causes_ = int(event.max())
-        self.last_time_ = np.array([time[a == arm].max() for arm in (0, 1)])
+        self.last_time_ = np.array([time[a == arm].max() for arm in range(self.n_arms)])
         if self.treatment_as_feature:
-            self.models_ = [self._fit_one(np.column_stack([X, a]), time, event)]
+            self.models_ = [self._fit_one(self._with_arm(X, a), time, event)]
         else:
-            self.models_ = [self._fit_one(X[a == arm], time[a == arm], event[a == arm]) for arm in (0, 1)]
+            self.models_ = [self._fit_one(X[a == arm], time[a == arm], event[a == arm]) for arm in range(self.n_arms)]
         return self
+
+    def _with_arm(self, X, a):
+        """X with the treatment appended: the 0/1 column, or the indicators of arms 1.. with more arms."""
+        a = np.broadcast_to(a, len(X))
+        if self.n_arms == 2:
+            return np.column_stack([X, a])
+        return np.column_stack([X, a[:, None] == np.arange(1, self.n_arms)])
 
     def _fit_one(self, X, time, event):
         if not np.any(event != 0):
@@ -91,7 +105,7 @@ class ArmSurvival(BaseEstimator):
         if model is None:
             return np.ones((len(X), len(np.atleast_1d(times))))
         if self.treatment_as_feature:
-            X = np.column_stack([X, np.full(len(X), arm)])
+            X = self._with_arm(X, arm)
         return model.predict_survival(X, times)
 
     def predict_cumulative_incidence(self, X, arm, times):
@@ -103,5 +117,5 @@ class ArmSurvival(BaseEstimator):
         if model is None:
             return np.zeros((len(X), len(np.atleast_1d(times)), self.n_causes_))
         if self.treatment_as_feature:
-            X = np.column_stack([X, np.full(len(X), arm)])
+            X = self._with_arm(X, arm)
         return model.predict_cumulative_incidence(X, times)

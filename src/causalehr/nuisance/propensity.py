@@ -73,13 +73,15 @@ def positivity_report(g_min, propensity, horizon, *, min_censoring_survival=0.05
     ValueError with the same message (``errors="raise"``); a count of patients below ``min_count`` is written
     "fewer than ``min_count``" (privacy of the executed notebooks).
 
-    ``g_min``: per patient, smallest G(t- | x, a) before the horizon (own arm); ``propensity``: e(x).
+    ``g_min``: per patient, smallest G(t- | x, a) before the horizon (own arm); ``propensity``: e(x), or None to
+    check the censoring only (several arms: :func:`causalehr.cate.multiarm.arm_positivity`).
     ``errors``: "warn" (PositivityWarning) or "raise" (ValueError with the same messages, joined by "; ").
     Returns a dict with the minima, ranges and counts.
     """
     if errors not in ("warn", "raise"):
         raise ValueError(f"errors must be 'warn' or 'raise', got {errors!r}")
-    g_min, e = np.asarray(g_min), np.asarray(propensity)
+    g_min = np.asarray(g_min)
+    e = np.asarray([] if propensity is None else propensity)
     lo, hi = propensity_bounds
     n_low_g = int((g_min < min_censoring_survival).sum())
     n_bad_e = int(((e < lo) | (e > hi)).sum())
@@ -95,6 +97,7 @@ def positivity_report(g_min, propensity, horizon, *, min_censoring_survival=0.05
         raise ValueError("; ".join(failures))
     for message in failures:
         warnings.warn(message, PositivityWarning, stacklevel=3)
-    return {"min_censoring_survival": float(g_min.min()), "n_censoring_survival_below": n_low_g,
-            "propensity_min": float(e.min()), "propensity_max": float(e.max()),
-            "n_propensity_outside": n_bad_e}
+    report = {"min_censoring_survival": float(g_min.min()), "n_censoring_survival_below": n_low_g}
+    if propensity is not None:
+        report.update(propensity_min=float(e.min()), propensity_max=float(e.max()), n_propensity_outside=n_bad_e)
+    return report

@@ -25,6 +25,13 @@ Missingness: HbA1c, BMI and LDL are set to NaN, more often in healthier patients
 with poorer documentation; the ``missingness`` knob is the baseline missing share (0 = complete data).
 The truth is conditional on the complete covariates.
 
+Drug classes (``drug_classes=True``, point treatment): the second-line drug is one of ``DRUG_CLASSES`` (DPP-4
+inhibitor, the reference, SGLT2 inhibitor, GLP-1 receptor agonist, sulfonylurea), prescribed by a multinomial logit
+(:func:`_class_scores`, scaled by ``confounding``, with a habit per centre and class), each with its own log hazard
+ratio against DPP-4 (:func:`class_effects`): SGLT2i better for patients with eGFR < 60, GLP-1 RA better for BMI >=
+35, sulfonylureas slightly worse; the profile parts are scaled by ``heterogeneity`` (``effect`` is not used). The
+truth holds each class's RMST and survival, the optimal class (largest RMST up to ``horizon``) and its RMST.
+
 The event hazard and the censoring hazard are separate functions. With ``competing_death=True`` death before a
 complication competes: a cause-specific Weibull hazard (shape 1.5) rising with age, kidney disease, heart failure,
 cardiovascular disease, smoking and low eGFR, with a treatment log hazard ratio ``death_effect``; ``event`` is then
@@ -84,6 +91,8 @@ VARIABLES = {
 }
 COVARIATES = list(VARIABLES)
 MASKED = ("hba1c", "bmi", "ldl")
+DRUG_CLASSES = ("dpp4", "sglt2", "glp1", "sulfonylurea")  # codes 0..3 of ``treatment``; DPP-4i is the reference
+DRUG_NAMES = ("DPP-4 inhibitor", "SGLT2 inhibitor", "GLP-1 receptor agonist", "sulfonylurea")
 WEIBULL_SHAPE = 1.2
 DEATH_SHAPE = 1.5
 N_NODES = 16
@@ -133,6 +142,60 @@ def event_model(x: pd.DataFrame, effect: float, heterogeneity: float) -> Weibull
         + 0.15 * (x["egfr"] >= 90)
     )
     return WeibullPH(WEIBULL_SHAPE, eta0.to_numpy(), beta.to_numpy())
+
+
+def class_effects(x: pd.DataFrame, heterogeneity: float) -> np.ndarray:
+    """Log hazard ratio of each drug class against DPP-4 (columns in the order of ``DRUG_CLASSES``), shape (n, 4):
+    SGLT2i 0.05 - 0.65 1(eGFR < 60), GLP-1 RA 0.10 - 0.60 1(BMI >= 35), sulfonylurea 0.15, the profile parts
+    times ``heterogeneity``. The optimal class is SGLT2i for eGFR < 60, else GLP-1 RA for BMI >= 35, else DPP-4i."""
+    low_egfr = (x["egfr"] < 60).to_numpy(dtype=float)
+    high_bmi = (x["bmi"] >= 35).to_numpy(dtype=float)
+    return np.column_stack([np.zeros(len(x)), 0.05 - 0.65 * heterogeneity * low_egfr,
+                            0.10 - 0.60 * heterogeneity * high_bmi, np.full(len(x), 0.15)])
+
+
+def _class_scores(x: pd.DataFrame) -> np.ndarray:
+    """Patient part of the multinomial log-odds of each class against DPP-4, shape (n, 4): SGLT2i as the binary
+    prescribing score, GLP-1 RA with BMI, cardiovascular disease and HbA1c, sulfonylurea in older, leaner patients
+    with prior sulfonylurea."""
+    glp1 = 0.08 * (x["bmi"] - 30.5) + 0.4 * x["cvd"] + 0.2 * (x["hba1c"] - 7.6) - 0.02 * (x["age"] - 64)
+    sulfonylurea = 0.03 * (x["age"] - 64) - 0.05 * (x["bmi"] - 30.5) + 0.6 * x["sulfonylurea"] - 0.3
+    return np.column_stack([np.zeros(len(x)), _prescribing_score(x, "linear"), glp1.to_numpy(),
+                            sulfonylurea.to_numpy()])
+
+
+def _draw_classes(rng, x, centre, n_centres, confounding, centre_heterogeneity, overlap):
+    """(drug class code, generalised propensity (n, 4)): multinomial logit with a habit per centre and class,
+    probabilities mixed with the uniform so that each is at least ``overlap``."""
+    habit = centre_heterogeneity * rng.normal(0, 0.5, (n_centres, len(DRUG_CLASSES)))
+    logits = confounding * _class_scores(x) + habit[centre]
+    soft = np.exp(logits - logits.max(axis=1, keepdims=True))
+    propensity = overlap + (1 - len(DRUG_CLASSES) * overlap) * soft / soft.sum(axis=1, keepdims=True)
+    u = rng.random(len(x))
+    return (u[:, None] > np.cumsum(propensity, axis=1)[:, :-1]).sum(axis=1), propensity
+
+
+def _class_truth(x, heterogeneity, eta0, horizon, horizon_surv, propensity, truth):
+    """Per-arm WeibullPH models of the drug classes; adds each class's RMST, survival and propensity, its RMST
+    difference to DPP-4, the optimal class and its RMST to ``truth``."""
+    beta = class_effects(x, heterogeneity)
+    models = [WeibullPH(WEIBULL_SHAPE, eta0, beta[:, j]) for j in range(len(DRUG_CLASSES))]
+    rmst = np.column_stack([m.rmst(horizon, 1) for m in models])
+    for j, name in enumerate(DRUG_CLASSES):
+        truth[f"mu_rmst_{name}"] = rmst[:, j]
+        truth[f"surv_{name}"] = models[j].survival(horizon_surv, 1)
+        truth[f"cate_rmst_{name}"] = rmst[:, j] - rmst[:, 0]
+        truth[f"propensity_{name}"] = propensity[:, j]
+    truth["optimal_arm"] = np.asarray(DRUG_CLASSES, dtype=object)[rmst.argmax(axis=1)]
+    truth["optimal_rmst"] = rmst.max(axis=1)
+    return models
+
+
+def _class_curves(models, horizon, horizon_surv) -> pd.DataFrame:
+    """True marginal survival of each drug class (arm = class code) on the grid of the binary curves."""
+    grid = np.linspace(0.0, max(horizon, horizon_surv), 41)
+    return pd.DataFrame({"time": np.tile(grid, len(models)), "arm": np.repeat(np.arange(len(models)), len(grid)),
+                         "survival": [float(m.survival(t, 1).mean()) for m in models for t in grid]})
 
 
 def death_model(x: pd.DataFrame, death_effect: float) -> WeibullPH:
@@ -366,6 +429,7 @@ def simulate_ehr_diabetes(
     grace: float | Sequence[float] = 0.5,
     competing_death: bool = False,
     death_effect: float = -0.1,
+    drug_classes: bool = False,
     params: dict,
 ) -> SimulatedCohort:
     """Simulate the EHR diabetes cohort (see the module docstring).
@@ -382,6 +446,11 @@ def simulate_ehr_diabetes(
     event (``event`` 2) with treatment log hazard ratio ``death_effect`` and the competing-risks truth
     (``cif0``, ``cif1``, ``cate_cif``, ``mu0_rmtl``, ``mu1_rmtl``, ``cate_rmtl``; with a time-varying start also
     ``strategy_{cif,rmtl}_*``); ``censoring_rate`` is then the share censored before either event.
+    ``drug_classes`` draws one of four drug classes (see the module docstring):
+    ``treatment`` is the class code (0 = DPP-4i, 1 = SGLT2i, 2 = GLP-1 RA, 3 = sulfonylurea), ``drug_class`` its
+    name; ``cate_rmst``/``cate_surv`` compare SGLT2i with DPP-4i, truth ``propensity`` is that of the class drawn,
+    the per-class truth is in ``mu_rmst_<class>``, ``surv_<class>``, ``cate_rmst_<class>`` (vs DPP-4i),
+    ``propensity_<class>``, ``optimal_arm`` and ``optimal_rmst``, and ``survival_curves`` has one curve per class.
     """
     if isinstance(n_centres, bool) or not isinstance(n_centres, (int, np.integer)) or n_centres < 1:
         raise ValueError(f"n_centres must be a positive integer, got {n_centres!r}")
@@ -393,6 +462,9 @@ def simulate_ehr_diabetes(
         raise ValueError(f"censoring_rate must be in (0, 1], got {censoring_rate}")
     if start_model not in ("linear", "nonlinear"):
         raise ValueError(f"start_model must be 'linear' or 'nonlinear', got {start_model!r}")
+    if drug_classes and (time_varying_start or competing_death):
+        raise ValueError("drug_classes is available with a point treatment without competing death only "
+                         "(time_varying_start=False, competing_death=False)")
     graces = [float(g) for g in np.atleast_1d(grace)]
     if len(set(graces)) < len(graces):
         raise ValueError(f"grace periods must be distinct, got {graces}")
@@ -417,6 +489,15 @@ def simulate_ehr_diabetes(
         w_censor = np.zeros(n)
         propensity = 1 - np.exp(-rate * graces[0])
         extra_truth["start_rate"] = rate
+    elif drug_classes:
+        w, class_propensity = _draw_classes(rng, x, centre, n_centres, confounding, centre_heterogeneity, overlap)
+        arm_models = _class_truth(x, heterogeneity, model.eta0, horizon, horizon_surv, class_propensity, extra_truth)
+        failure = WeibullPH(WEIBULL_SHAPE, model.eta0, class_effects(x, heterogeneity)[np.arange(n), w]).draw_event(
+            1, rng)
+        propensity = class_propensity[np.arange(n), w]
+        w_censor = (w != 0).astype(np.int64)
+        model = WeibullPH(WEIBULL_SHAPE, model.eta0, arm_models[1].effect)  # truth columns: SGLT2i vs DPP-4i
+        extra_data["drug_class"] = np.asarray(DRUG_CLASSES, dtype=object)[w]
     else:
         propensity = overlap + (1 - 2 * overlap) * expit(score - 0.6)
         w = (rng.random(n) < propensity).astype(np.int64)
@@ -443,12 +524,16 @@ def simulate_ehr_diabetes(
         descriptions["treatment"] = ("0/1", "started SGLT2i during follow-up (naive ever/never grouping)")
         descriptions["treatment_start"] = ("years", "time of starting SGLT2i (NaN = not started during follow-up)")
         effects = _strategy_columns(model, rate, graces, horizon, horizon_surv, extra_truth, dying)
+    elif drug_classes:
+        codes = ", ".join(f"{j} = {name}" for j, name in enumerate(DRUG_NAMES))
+        descriptions["treatment"] = ("0-3", f"second-line drug class at baseline: {codes}")
+        descriptions["drug_class"] = ("", f"second-line drug class at baseline: {', '.join(DRUG_CLASSES)}")
     else:
         descriptions["treatment"] = ("0/1", "SGLT2 inhibitor (1) vs other second-line drug (0) at baseline")
     descriptions["centre"] = ("", f"centre 1..{n_centres}")
 
     observed = _mask(rng, x, doc, missingness) if missingness > 0 else x
-    return assemble(
+    cohort = assemble(
         setting="ehr_diabetes",
         params=params,
         covariates=observed,
@@ -465,3 +550,6 @@ def simulate_ehr_diabetes(
         extra_truth=extra_truth,
         strategy_effects=effects,
     )
+    if drug_classes:
+        cohort.survival_curves = _class_curves(arm_models, horizon, horizon_surv)
+    return cohort

@@ -36,12 +36,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy import stats
 from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
 from causalehr.data import binary_codes, validate_cohort
+from causalehr.metrics import best_linear_projection as effect_drivers
 from causalehr.metrics import calibration_table, calibration_test, rate, summarize_replications
 from causalehr.probation.suppress import suppress_small_cells
 from causalehr.registry import make_estimator
@@ -305,26 +305,6 @@ def cross_fitted_cate(case: CaseData, spec: dict, seed: int, n_folds: int = 5, n
     for train, test in folds.split(d, 2 * d["treatment"] + (d["event"] != 0)):  # any cause
         out[test] = _fit(case, spec, seed, train, n_jobs).effect(d[case.covariates].to_numpy(float)[test])
     return out
-
-
-def effect_drivers(X: pd.DataFrame, scores, alpha: float = 0.05, min_cell_size: int = 10) -> pd.DataFrame:
-    """Best linear projection of the CATE on the standardised covariates: OLS of the doubly robust scores on an
-    intercept and (x - mean) / sd, HC3 standard errors (Semenova & Chernozhukov 2021, "Debiased machine learning
-    of conditional average treatment effects and other causal functions"; grf's best_linear_projection).
-    A coefficient is the change in effect per standard deviation of the covariate, the others held fixed;
-    constant covariates are left out, and so are 0/1 indicators with fewer than ``min_cell_size`` patients at 1
-    or at 0 (the small level is merged into the reference level: its coefficient would describe a small group)."""
-    X = X.loc[:, X.std(ddof=0) > 0]   # a constant covariate explains no variation of the effect
-    binary = X.isin([0, 1]).all()
-    ones = X.sum()
-    small = binary & ((ones < min_cell_size) | (len(X) - ones < min_cell_size))
-    X = X.loc[:, ~small]
-    Z = (X - X.mean()) / X.std(ddof=0)
-    fit = sm.OLS(np.asarray(scores, float), sm.add_constant(Z.to_numpy(float), has_constant="add")).fit(cov_type="HC3")
-    z = stats.norm.ppf(1 - alpha / 2)
-    return pd.DataFrame({"term": ["intercept", *Z.columns], "estimate": fit.params, "std_err": fit.bse,
-                         "lower": fit.params - z * fit.bse, "upper": fit.params + z * fit.bse,
-                         "p_value": fit.pvalues})
 
 
 def _analyse_method(case, spec, *, seed, n_folds, n_groups, n_bootstrap, alpha, min_cell_size, n_jobs):
