@@ -66,17 +66,12 @@ def test_replication_table_marks_not_estimable_and_counts():
                     ["patients analysed", "2000", "1684"]]
 
 
-def test_failed_on_suppression_counts_only_failures_from_missing_values():
-    details = pd.DataFrame({
-        "source": ["ai"] * 5 + ["manual"] * 2,
-        "variable": ["a", "a", "b", "b", "c", "a", "a"],
-        "use": ["research", "research", "research", "research", "research", "research", "monitoring"],
-        "value": [np.nan, 0.9, np.nan, 0.5, 0.99, np.nan, 0.99],
-        "holds": [False, True, False, False, True, False, True]})
-    # ai: a fails only on a missing value (1); b fails also on a real value; c passes. manual: a/research (1)
-    assert px.failed_on_suppression(details).to_dict() == {"ai": 1, "manual": 1}
-    ok = details.assign(holds=True)
-    assert px.failed_on_suppression(ok).to_dict() == {"ai": 0, "manual": 0}
+def test_not_assessable_counts_pairs_per_source():
+    matrix = pd.DataFrame({"source": ["ai", "ai", "manual"], "variable": ["a", "b", "a"],
+                           "research": ["not assessable", "fail", "pass"],
+                           "monitoring": ["not assessable", "not assessable", "pass"],
+                           "research_reason": ["x", "y", ""]})
+    assert px.not_assessable(matrix).to_dict() == {"ai": 3, "manual": 0}
 
 
 def test_coverage_mcse_hand_value():
