@@ -100,24 +100,30 @@ def check_analyses(analyses: Sequence[PlannedAnalysis | Mapping], spec: pd.DataF
     return out
 
 
-def fast_rmst_estimator(horizon: float, *, n_folds: int = 2, n_bins: int = 10, random_state: int = 0):
+def fast_rmst_estimator(horizon: float, *, method: str = "constant", n_folds: int = 2, n_bins: int = 10,
+                        random_state: int = 0, cate_model=None):
     """Strategy 1 on its fast path for the ATE: :class:`causalehr.cate.CensoredCATE` with cross-fitted
     discrete-time event and censoring hazards (:class:`causalehr.nuisance.DiscreteTimeHazard`) fed a logistic
-    regression (the pooled-logistic discrete-time model of Singer & Willett 1993) and the default logistic
-    propensity. The ATE is the mean of the AIPCW-AIPW scores whatever the second stage, so the method is
-    "constant", the AIPCW DR-learner without its (unused) effect regression: the same ATE, one fit less. With the
+    regression (the pooled-logistic discrete-time model of Singer & Willett 1993) and a logistic propensity, on
+    standardised covariates. The ATE is the mean of the AIPCW-AIPW scores whatever the second stage, so the method is
+    "constant" by default, the AIPCW DR-learner without its (unused) effect regression: the same ATE, one fit
+    less; ``method="aipcw-dr"`` adds the CATE (error-propagation sweep; ``cate_model`` its regression). With the
     default boosted classifier instead of the logistic one a fit takes about 20 s on 2,000 patients on 2 cores,
     the logistic one 0.1 s (and 0.4 s on 20,000)."""
     from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
 
     from causalehr.cate import CensoredCATE
     from causalehr.nuisance import DiscreteTimeHazard
 
-    def hazard():
-        return DiscreteTimeHazard(LogisticRegression(solver="newton-cholesky"), n_bins=n_bins)
+    def logistic():  # standardised: Newton's method falls back to slow lbfgs on covariates of unequal scales
+        return make_pipeline(StandardScaler(), LogisticRegression(solver="newton-cholesky"))
 
-    return CensoredCATE(horizon=horizon, method="constant", n_folds=n_folds, random_state=random_state,
-                        event_model=hazard(), censoring_model=hazard())
+    return CensoredCATE(horizon=horizon, method=method, n_folds=n_folds, random_state=random_state,
+                        event_model=DiscreteTimeHazard(logistic(), n_bins=n_bins),
+                        censoring_model=DiscreteTimeHazard(logistic(), n_bins=n_bins), propensity_model=logistic(),
+                        cate_model=cate_model)
 
 
 def ate_scores(cohort: pd.DataFrame, covariates: list[str], horizon: float, *, random_state: int = 0) -> pd.Series:
