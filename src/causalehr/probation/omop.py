@@ -263,8 +263,10 @@ def write_version(wide: pd.DataFrame, variables: pd.DataFrame) -> dict[str, pd.D
                 dated_sets[row["concept_ids"]] = x
         else:  # any
             flag = (x == 1).to_numpy()
-            for ids_set, dated in dated_sets.items():  # a date variable of this set (or a superset) wrote the row
-                if set(row["concept_ids"]) <= set(ids_set):
+            if any(set(row["concept_ids"]) < set(ids_set) for ids_set in dated_sets):
+                continue  # the concept of the superset's dated row carries the flag (see _concepts)
+            for ids_set, dated in dated_sets.items():  # a date variable of the same set wrote the row
+                if set(row["concept_ids"]) == set(ids_set):
                     flag &= dated.isna().to_numpy()
             base = wide[after] + pd.Timedelta(days=1) if after is not None else anchor.fillna(_EPOCH)
             flag &= base.notna().to_numpy()
