@@ -140,3 +140,18 @@ def test_values_and_figures_from_a_run(run):
     np.testing.assert_allclose(sorted(m.get_xdata()[0] for m in markers), sorted(res["selective"]["coverage"].dropna()))
     assert len(px.plot_agreement(res["agreement"]).axes) == 4  # AC1, within k days, mean difference, CER
     assert len(px.plot_coverage(metric_cov, ppi_cov, 0.95).axes) == 2
+
+
+def test_estimand_table_shows_both_verdicts_and_marks_disagreements():
+    from causalehr.studies import probation_omop as po
+
+    est = pd.DataFrame({"source": "ai", "analysis": ["rmst", "rmst", "cox"], "variable": ["a", "b", "a"],
+                        "bias": [0.01, 0.2, np.nan], "bias_lower": [-0.01, 0.1, np.nan],
+                        "bias_upper": [0.03, 0.3, np.nan], "verdict": ["accept", "reject", "not estimable"],
+                        "disagree": [True, False, False], "tolerance": [0.05, 0.05, 0.1],
+                        "metric_verdict": ["fail", "fail", "fail"]})
+    lines = po.estimand_table(est).splitlines()
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in lines[2:]]
+    assert lines[0].split("|")[3].strip() == "rmst (tolerance 0.05)"
+    assert rows == [["a", "fail", "0.01 (-0.01, 0.03): accept !", "n.e.: not estimable"],
+                    ["b", "fail", "0.2 (0.1, 0.3): reject", "not used"]]
