@@ -84,7 +84,7 @@ STAGES: dict[str, tuple[str, str | None, dict[str, Output]]] = {
     "probation_omop": ("probation_omop", "Estimand-based probation (OMOP)", {
         "table_estimand": Output("tables/probation_estimand.md", paper="table"),
         "table_ppi_ate": Output("tables/probation_ppi_ate.md", paper="table"),
-        "estimand": Output("estimand.csv"), "overlap": Output("overlap.csv"),
+        "estimand": Output("estimand.csv"), "overlap": Output("overlap.csv"), "propagation": Output("propagation.csv"),
         "values": Output("probation_omop_values.yml", paper="values")}),
     # records to trial: the private folder holds the warehouse (synthetic: with its truth) and the cohort's
     # patient-level tables; results/ only the suppressed aggregates of causalehr.cohort.tables

@@ -13,23 +13,27 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from causalehr.probation import acceptance, agreement, default_acceptance_rules
-from causalehr.probation.estimand import compare_verdicts, estimand_acceptance
+from causalehr.probation import acceptance, agreement, cohort_from_source, default_acceptance_rules, error_propagation
+from causalehr.probation.estimand import check_analyses, compare_verdicts, estimand_acceptance
 from causalehr.probation.omop import omop_probation_data, simulate_omop_versions, synthetic_variables
+from causalehr.probation.propagation import fast_cate_estimator
 from causalehr.probation.suppress import suppress_small_cells
 from causalehr.studies.common import fmt, write_values
 from causalehr.workflow import job_seed
 
 NOTEBOOK = "notebooks/probation_omop.ipynb"
 PPI_COVERAGE = "benchmarks/results/ppi_ate_coverage.csv"
+PROPAGATION_RATES = (0.05, 0.1, 0.2)
 
 
 def run(*, n: int, n_labelled: int, n_boot: int, alpha: float, min_overlap: float, use: str,
         analyses: Sequence[Mapping], min_cell_size: int, seed: int) -> dict[str, pd.DataFrame]:
     """Write the synthetic versions to a temporary folder (deleted at the end), extract and match them, judge
     every variable of the manual and AI versions by its metrics (suppressed first) and by the bias it induces in
-    each planned analysis on a random validated subset of ``n_labelled`` persons. Returns the aggregate tables
-    ``estimand`` (verdicts side by side), ``overlap`` and ``acceptance``."""
+    each planned analysis on a random validated subset of ``n_labelled`` persons, and run the error-propagation
+    sweep (:func:`causalehr.probation.error_propagation`, fast DR-learner, rates :data:`PROPAGATION_RATES`, two
+    replications) on the reference cohort for the first RMST analysis. Returns the aggregate tables ``estimand``
+    (verdicts side by side), ``overlap``, ``acceptance`` and ``propagation`` (empty without an RMST analysis)."""
     with tempfile.TemporaryDirectory(prefix="probation_omop_") as folder:
         versions, _ = simulate_omop_versions(n, job_seed(seed, "probation_omop", "warehouse"), folder)
         data, overlap = omop_probation_data(versions, synthetic_variables(), min_overlap=min_overlap)
@@ -42,7 +46,15 @@ def run(*, n: int, n_labelled: int, n_boot: int, alpha: float, min_overlap: floa
     est = pd.concat([estimand_acceptance(data.reference.loc[lab], t, data.spec, analyses, alpha=alpha, n_boot=n_boot,
                                          seed=job_seed(seed, "probation_omop", s), source_name=s)
                      for s, t in data.sources.items()], ignore_index=True)
-    return {"estimand": compare_verdicts(est, matrix, use), "overlap": overlap, "acceptance": matrix}
+    rmst = [a for a in check_analyses(analyses, data.spec) if a.kind == "rmst_ate"]
+    propagation = pd.DataFrame(columns=["kind", "rate", "ate", "ate_bias", "ate_bias_se", "cate_rms_diff"])
+    if rmst:
+        cohort = cohort_from_source(data.reference, rmst[0].covariates, data.spec)[0]
+        propagation = error_propagation(cohort, rmst[0].covariates, fast_cate_estimator(rmst[0].covariates,
+                                                                                        rmst[0].horizon),
+                                        rates=PROPAGATION_RATES, n_reps=2, seed=job_seed(seed, "probation_omop", "sweep"))
+    return {"estimand": compare_verdicts(est, matrix, use), "overlap": overlap, "acceptance": matrix,
+            "propagation": propagation}
 
 
 def _cell(est, lo, hi) -> str:
@@ -81,6 +93,7 @@ def report(results: Mapping[str, pd.DataFrame], paths: Mapping[str, str | Path],
     est = results["estimand"]
     est.to_csv(paths["estimand"], index=False)
     results["overlap"].to_csv(paths["overlap"], index=False)
+    results["propagation"].to_csv(paths["propagation"], index=False)
     Path(paths["table_estimand"]).write_text(estimand_table(est, "ai"))
     coverage = pd.read_csv(ppi_coverage)
     Path(paths["table_ppi_ate"]).write_text(ppi_ate_table(coverage))
