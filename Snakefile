@@ -28,6 +28,7 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/ccw.smk"
 include: "workflow/rules/casestudy.smk"
 include: "workflow/rules/probation.smk"
+include: "workflow/rules/probation_omop.smk"
 include: "workflow/rules/trial.smk"
 include: "workflow/rules/paper.smk"
 

@@ -10,6 +10,7 @@ from causalehr.probation import (
     default_rules,
     rethreshold,
     run_quality_checks,
+    suppress_small_cells,
     to_dqd_json,
     worst_status,
 )
@@ -115,3 +116,21 @@ def test_acceptance_matrix_with_reasons():
     bad = default_acceptance_rules().assign(op="==")
     with pytest.raises(ValueError, match=r"unknown op\(s\) \['=='\]"):
         acceptance(metrics, bad)
+
+
+def test_acceptance_says_not_assessable_for_a_suppressed_metric():
+    # 3 nonconformant values of 1000: suppressed (count < 10), so the nonconformant requirement cannot be judged
+    metrics = pd.DataFrame({
+        "source": "ai", "variable": ["a", "a", "b", "b"], "type": "binary", "by": "overall", "stratum": "all",
+        "metric": ["accuracy", "nonconformant"] * 2, "estimate": [0.97, 0.015, 0.85, 0.015],
+        "lower": [0.96, 0.001, 0.78, 0.001], "upper": [0.98, 0.04, 0.90, 0.04], "se": 0.01,
+        "count": [970.0, 3.0, 850.0, 3.0], "n": 1000.0})
+    shown = suppress_small_cells(metrics, count_cols=("count",), min_cell=10)
+    matrix, details = acceptance(shown, default_acceptance_rules())
+    m = matrix.set_index("variable")
+    assert m.loc["a", "monitoring"] == "not assessable"
+    assert m.loc["a", "monitoring_reason"] == "nonconformant upper: suppressed (small cell), not assessable"
+    assert m.loc["b", "monitoring"] == "fail"  # a failing requirement still fails the use
+    assert m.loc["b", "monitoring_reason"] == ("accuracy lower 0.7800 not >= 0.8; "
+                                               "nonconformant upper: suppressed (small cell), not assessable")
+    assert set(details["status"]) == {"holds", "fails", "not assessable"}

@@ -66,17 +66,12 @@ def test_replication_table_marks_not_estimable_and_counts():
                     ["patients analysed", "2000", "1684"]]
 
 
-def test_failed_on_suppression_counts_only_failures_from_missing_values():
-    details = pd.DataFrame({
-        "source": ["ai"] * 5 + ["manual"] * 2,
-        "variable": ["a", "a", "b", "b", "c", "a", "a"],
-        "use": ["research", "research", "research", "research", "research", "research", "monitoring"],
-        "value": [np.nan, 0.9, np.nan, 0.5, 0.99, np.nan, 0.99],
-        "holds": [False, True, False, False, True, False, True]})
-    # ai: a fails only on a missing value (1); b fails also on a real value; c passes. manual: a/research (1)
-    assert px.failed_on_suppression(details).to_dict() == {"ai": 1, "manual": 1}
-    ok = details.assign(holds=True)
-    assert px.failed_on_suppression(ok).to_dict() == {"ai": 0, "manual": 0}
+def test_not_assessable_counts_pairs_per_source():
+    matrix = pd.DataFrame({"source": ["ai", "ai", "manual"], "variable": ["a", "b", "a"],
+                           "research": ["not assessable", "fail", "pass"],
+                           "monitoring": ["not assessable", "not assessable", "pass"],
+                           "research_reason": ["x", "y", ""]})
+    assert px.not_assessable(matrix).to_dict() == {"ai": 3, "manual": 0}
 
 
 def test_coverage_mcse_hand_value():
@@ -145,3 +140,18 @@ def test_values_and_figures_from_a_run(run):
     np.testing.assert_allclose(sorted(m.get_xdata()[0] for m in markers), sorted(res["selective"]["coverage"].dropna()))
     assert len(px.plot_agreement(res["agreement"]).axes) == 4  # AC1, within k days, mean difference, CER
     assert len(px.plot_coverage(metric_cov, ppi_cov, 0.95).axes) == 2
+
+
+def test_estimand_table_shows_both_verdicts_and_marks_disagreements():
+    from causalehr.studies import probation_omop as po
+
+    est = pd.DataFrame({"source": "ai", "analysis": ["rmst", "rmst", "cox"], "variable": ["a", "b", "a"],
+                        "bias": [0.01, 0.2, np.nan], "bias_lower": [-0.01, 0.1, np.nan],
+                        "bias_upper": [0.03, 0.3, np.nan], "verdict": ["accept", "reject", "not estimable"],
+                        "disagree": [True, False, False], "tolerance": [0.05, 0.05, 0.1],
+                        "metric_verdict": ["fail", "fail", "fail"]})
+    lines = po.estimand_table(est).splitlines()
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in lines[2:]]
+    assert lines[0].split("|")[3].strip() == "rmst (tolerance 0.05)"
+    assert rows == [["a", "fail", "0.01 (-0.01, 0.03): accept !", "n.e.: not estimable"],
+                    ["b", "fail", "0.2 (0.1, 0.3): reject", "not used"]]

@@ -81,6 +81,12 @@ STAGES: dict[str, tuple[str, str | None, dict[str, Output]]] = {
         "metric_coverage": Output("probation_metric_coverage.parquet"),
         "ppi_coverage": Output("probation_ppi_coverage.parquet"),
         "values": Output("probation_values.yml", paper="values")}),
+    # estimand-based probation on synthetic OMOP versions (issue 21); aggregates only
+    "probation_omop": ("probation_omop", "Estimand-based probation (OMOP)", {
+        "table_estimand": Output("tables/probation_estimand.md", paper="table"),
+        "table_ppi_ate": Output("tables/probation_ppi_ate.md", paper="table"),
+        "estimand": Output("estimand.csv"), "overlap": Output("overlap.csv"), "propagation": Output("propagation.csv"),
+        "values": Output("probation_omop_values.yml", paper="values")}),
     # records to trial: the private folder holds the warehouse (synthetic: with its truth) and the cohort's
     # patient-level tables; results/ only the suppressed aggregates of causalehr.cohort.tables
     "trial_cohort": ("trial/{trial}/rep{rep}", None, {
@@ -134,6 +140,7 @@ def paper_inputs(config: Mapping) -> dict[str, list[str]]:
     the case studies of every dataset of the config, the yardstick of its randomised dataset, the records-to-trial
     report."""
     jobs = [("settings", {}), ("evaluate", {}), ("ccw", {}), ("probation", {}), ("trial_report", {}),
+            ("probation_omop", {}),
             *[("casestudy", {"dataset": d}) for d in config["casestudy"]["datasets"]],
             ("yardstick", {"dataset": config["casestudy"]["yardstick"]["dataset"]})]
     out: dict[str, list[str]] = {"figures_tables": [], "values": []}

@@ -8,7 +8,7 @@ import pandas as pd
 
 from .agreement import agreement
 from .ppi import km_survival_at, ppi_bootstrap, ppi_inputs, ppi_mean
-from .synthetic import default_spec, simulate_extraction
+from .synthetic import default_errors, default_spec, simulate_extraction
 
 PPI_VARIABLES = ["index_date", "age", "treatment", "event", "event_date", "end_date", "hypertension"]
 
@@ -65,3 +65,45 @@ def ppi_coverage(n_reps: int, n_patients: int, n_labelled: int, seed: int, *, bi
         coverage=("covered", "mean"), mean_width=("width", "mean"),
         bias=("estimate", lambda e: float(np.mean(e - out.loc[e.index, "truth"]))), n_reps=("covered", "size"),
     ).reset_index().assign(nominal=1 - alpha)
+
+
+ATE_VARIABLES = ["index_date", "age", "female", "treatment", "event", "event_date", "end_date"]
+
+
+def ppi_ate_coverage(n_reps: int, n_patients: int, n_labelled: int, seed: int, *, horizon: float = 3.0,
+                     alphas: tuple[float, ...] = (0.1, 0.05), covariates: tuple[str, ...] = ("age", "female"),
+                     ) -> pd.DataFrame:
+    """Per replication, level and method (PPI, classical on the validated subset only, naive AI-only), the ATE
+    of strategy 1 (RMST difference up to ``horizon``, :func:`causalehr.probation.ppi.ppi_rmst_ate`), its interval,
+    whether it covers the true ATE (:func:`causalehr.probation.synthetic.rmst_difference_truth`) and its width.
+    The validated subset is a simple random sample of ``n_labelled`` patients; replication r simulates from
+    ``seed + r``. Summarise with :func:`summarise_coverage`."""
+    from .ppi import ppi_rmst_ate
+    from .synthetic import rmst_difference_truth
+
+    spec = default_spec()
+    spec = spec[spec["variable"].isin(ATE_VARIABLES)]
+    truth = rmst_difference_truth(horizon)
+    errors = default_errors(spec, sources=("ai",))
+    rows = []
+    for r in range(n_reps):
+        data = simulate_extraction(n_patients, spec, seed + r, errors=errors, metric_truth=False)
+        rng = np.random.default_rng(np.random.SeedSequence([seed, r, 1]))
+        lab = data.reference.index[rng.choice(n_patients, n_labelled, replace=False)]
+        res = ppi_rmst_ate(data.reference, data.sources["ai"], data.spec, labelled=lab, covariates=list(covariates),
+                           horizon=horizon, alphas=alphas)
+        rows.append(res[["nominal", "method", "estimate", "lower", "upper"]].assign(rep=r))
+    out = pd.concat(rows, ignore_index=True)
+    return out.assign(truth=truth, covered=(out["lower"] <= truth) & (truth <= out["upper"]),
+                      width=out["upper"] - out["lower"], n=n_patients, n_labelled=n_labelled, horizon=horizon)
+
+
+def summarise_coverage(reps: pd.DataFrame, keys=("n", "n_labelled", "nominal", "method")) -> pd.DataFrame:
+    """Coverage with its Monte Carlo standard error sqrt(c (1 - c) / R), mean width, bias and empirical SD of
+    the estimate, per ``keys``."""
+    out = reps.assign(error=reps["estimate"] - reps["truth"]).groupby(list(keys), sort=False).agg(
+        coverage=("covered", "mean"), mean_width=("width", "mean"), bias=("error", "mean"),
+        sd=("estimate", "std"), n_reps=("covered", "size")).reset_index()
+    out["coverage_mcse"] = np.sqrt(out["coverage"] * (1 - out["coverage"]) / out["n_reps"])
+    out["bias_mcse"] = out["sd"] / np.sqrt(out["n_reps"])
+    return out

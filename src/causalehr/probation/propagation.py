@@ -58,6 +58,27 @@ def cate_estimator(covariates: list[str], horizon: float, **kwargs) -> Callable[
     return estimate
 
 
+def fast_cate_estimator(covariates: list[str], horizon: float, **kwargs
+                        ) -> Callable[[pd.DataFrame], tuple[float, np.ndarray]]:
+    """ATE and per-patient CATE (RMST difference) of the AIPCW DR-learner on the fast path
+    (:func:`causalehr.probation.estimand.fast_rmst_estimator`: discrete-time logistic hazards, a linear CATE
+    regression unless ``cate_model`` is given in ``kwargs``); about 100 times faster than :func:`cate_estimator`'s
+    boosted nuisances. ``kwargs`` go to ``fast_rmst_estimator``."""
+    from sklearn.linear_model import LinearRegression
+
+    from .estimand import fast_rmst_estimator
+
+    kwargs.setdefault("cate_model", LinearRegression())
+
+    def estimate(cohort):
+        X = cohort[covariates].to_numpy(float)
+        model = fast_rmst_estimator(horizon, method="aipcw-dr", **kwargs)
+        model.fit(X, cohort["treatment"].to_numpy(), cohort["time"].to_numpy(), cohort["event"].to_numpy())
+        return float(model.scores_.mean()), model.effect(X)
+
+    return estimate
+
+
 def error_propagation(
     cohort: pd.DataFrame, covariates: list[str], estimator: Callable[[pd.DataFrame], tuple[float, np.ndarray]], *,
     rates=(0.0, 0.05, 0.1, 0.2), kinds=KINDS, n_reps: int = 3, seed: int | np.random.SeedSequence = 0,

@@ -197,14 +197,13 @@ def plot_coverage(metric_cov: pd.DataFrame, ppi_cov: pd.DataFrame, nominal_metri
     return fig
 
 
-def failed_on_suppression(details: pd.DataFrame) -> pd.Series:
-    """Per source: number of (variable, use) pairs that fail acceptance only because of requirements whose
-    metric has no estimate (suppressed small cells, e.g. fewer than ``min_cell`` nonconformant values)."""
-    _require(details, ["source", "variable", "use", "value", "holds"], "acceptance_details")
-    failing = details[~details["holds"].astype(bool)]
-    only_missing = failing["value"].isna().groupby([failing["source"], failing["variable"], failing["use"]]).all()
-    counts = only_missing.groupby(level="source").sum().astype(int)
-    return counts.reindex(details["source"].unique(), fill_value=0)
+def not_assessable(matrix: pd.DataFrame) -> pd.Series:
+    """Per source: number of (variable, use) pairs "not assessable" in the acceptance matrix (a requirement's
+    metric blanked by small-cell suppression, e.g. fewer than ``min_cell`` nonconformant values)."""
+    _require(matrix, ["source", "variable"], "acceptance")
+    uses = [c for c in matrix.columns if c not in ("source", "variable") and not c.endswith("_reason")]
+    counts = (matrix[uses] == "not assessable").sum(axis=1).groupby(matrix["source"], sort=False).sum()
+    return counts.astype(int)
 
 
 def probation_values(results: dict[str, pd.DataFrame], metric_cov: pd.DataFrame, ppi_cov: pd.DataFrame, *,
@@ -221,7 +220,7 @@ def probation_values(results: dict[str, pd.DataFrame], metric_cov: pd.DataFrame,
     return {"probation": {
         "n": str(n), "n_labelled": str(n_labelled), "reps": str(reps), "n_variables": str(acc["variable"].nunique()),
         "target_accuracy": fmt(target_accuracy), "min_cell": str(min_cell), "accepted": accepted,
-        "failed_on_suppression": {s: str(c) for s, c in failed_on_suppression(results["acceptance_details"]).items()},
+        "not_assessable": {s: str(c) for s, c in not_assessable(acc).items()},
         "routing": {"coverage_min": fmt(sel["coverage"].min()), "coverage_max": fmt(sel["coverage"].max()),
                     "coverage_median": fmt(sel["coverage"].median()),
                     "threshold_median": fmt(sel["threshold"].median())},
