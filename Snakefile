@@ -29,6 +29,7 @@ include: "workflow/rules/ccw.smk"
 include: "workflow/rules/casestudy.smk"
 include: "workflow/rules/probation.smk"
 include: "workflow/rules/trial.smk"
+include: "workflow/rules/design.smk"
 include: "workflow/rules/paper.smk"
 
 
@@ -36,3 +37,4 @@ rule all:
     input:
         rules.paper.output,
         rules.trial_report.output,
+        rules.design_report.output,

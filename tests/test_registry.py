@@ -25,6 +25,9 @@ def test_schema_enums_are_the_registry_names():
     settings = props["simulation"]["properties"]["settings"]["additionalProperties"]["properties"]
     assert settings["simulator"]["enum"] == sorted(registry.SIMULATORS)
     assert props["estimands"]["items"]["enum"] == list(registry.ESTIMANDS)
+    from causalehr.cohort.designs import DESIGNS
+    assert props["design"]["properties"]["designs"]["items"]["enum"] == sorted(DESIGNS)
+    assert props["design"]["properties"]["weights"]["propertyNames"]["enum"] == sorted(registry.WEIGHT_MODELS)
 
 
 def test_benchmark_learners_are_valid_specifications():

@@ -25,6 +25,13 @@ Missingness: HbA1c, BMI and LDL are set to NaN, more often in healthier patients
 with poorer documentation; the ``missingness`` knob is the baseline missing share (0 = complete data).
 The truth is conditional on the complete covariates.
 
+Design-error knobs (default 0: no effect and no extra draw, so that outputs stay as without them): with
+``calendar_drift`` d each patient gets a calendar position u ~ U(0, 1) in the enrolment window (data column
+``calendar``; the OMOP writer dates time zero there), prescribing rises with it (log rate or log-odds + 2 d (u -
+1/2)) and the complication's log hazard falls with it (- d (u - 1/2)): calendar time confounds; with
+``centre_outcome`` c the log hazard rises by c times the centre's standardised prescribing habit, so that the
+centre confounds (centres that prescribe more treat sicker patients).
+
 The event hazard and the censoring hazard are separate functions. With ``competing_death=True`` (point treatment
 only) death before a complication competes: a cause-specific Weibull hazard (shape 1.5) rising with age,
 kidney disease, heart failure, cardiovascular disease, smoking and low eGFR, with a treatment log hazard ratio
@@ -318,6 +325,8 @@ def simulate_ehr_diabetes(
     grace: float | Sequence[float] = 0.5,
     competing_death: bool = False,
     death_effect: float = -0.1,
+    calendar_drift: float = 0.0,
+    centre_outcome: float = 0.0,
     params: dict,
 ) -> SimulatedCohort:
     """Simulate the EHR diabetes cohort (see the module docstring).
@@ -333,7 +342,8 @@ def simulate_ehr_diabetes(
     ``cate_*`` remain the contrasts of starting at time 0 vs never. ``competing_death`` adds death as a competing
     event (``event`` 2) with treatment log hazard ratio ``death_effect`` and the competing-risks truth
     (``cif0``, ``cif1``, ``cate_cif``, ``mu0_rmtl``, ``mu1_rmtl``, ``cate_rmtl``); ``censoring_rate`` is then the
-    share censored before either event.
+    share censored before either event. ``calendar_drift`` and ``centre_outcome``: the design-error knobs of the
+    module docstring.
     """
     if isinstance(n_centres, bool) or not isinstance(n_centres, (int, np.integer)) or n_centres < 1:
         raise ValueError(f"n_centres must be a positive integer, got {n_centres!r}")
@@ -361,6 +371,13 @@ def simulate_ehr_diabetes(
     model = event_model(x, effect, heterogeneity)
     score = confounding * _prescribing_score(x, start_model if time_varying_start else "linear") + habit
     extra_data, extra_truth, effects = {"centre": centre + 1}, {}, None
+    if centre_outcome:
+        model.eta0 = model.eta0 + centre_outcome * habit / 0.5
+    if calendar_drift:
+        calendar = rng.random(n)
+        score = score + 2 * calendar_drift * (calendar - 0.5)
+        model.eta0 = model.eta0 - calendar_drift * (calendar - 0.5)
+        extra_data["calendar"] = calendar
     descriptions = {name: (unit, meaning) for name, (_, _, unit, meaning) in VARIABLES.items()}
     descriptions["time"] = ("years", "time to kidney/cardiovascular complication or censoring")
 
@@ -400,6 +417,8 @@ def simulate_ehr_diabetes(
     else:
         descriptions["treatment"] = ("0/1", "SGLT2 inhibitor (1) vs other second-line drug (0) at baseline")
     descriptions["centre"] = ("", f"centre 1..{n_centres}")
+    if calendar_drift:
+        descriptions["calendar"] = ("0-1", "calendar position of eligibility in the enrolment window")
 
     observed = _mask(rng, x, doc, missingness) if missingness > 0 else x
     return assemble(
