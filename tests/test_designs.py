@@ -127,3 +127,22 @@ def test_calendar_drift_dates_time_zero_and_raises_prescribing_with_it():
     assert drift.data.loc[late, "treatment"].mean() > drift.data.loc[~late, "treatment"].mean() + 0.1
     # the complication's untreated risk falls with calendar time: same covariates, later = longer untreated RMST
     assert np.corrcoef(drift.data["calendar"], drift.truth["mu0_rmst"])[0, 1] > 0.1
+
+
+def test_summary_and_values_against_hand_computed_bias_and_mcse():
+    from causalehr.studies.design import COLUMNS, design_table, design_values, summarise
+
+    rows = [(0, "point", "correct", "aipcw-dr", 0.3, 0.1, 0.5, 0.25, 1000, 0.9, 1.0),
+            (1, "point", "correct", "aipcw-dr", 0.1, -0.1, 0.2, 0.25, 1000, 0.5, 1.0),
+            (0, "grace", "immortal_time", "aipcw-dr", 1.0, 0.8, 1.2, 0.2, 998, 0.7, 1.0),
+            (1, "grace", "immortal_time", "aipcw-dr", 0.8, 0.6, 1.0, 0.2, 1000, 0.9, 1.0)]
+    estimates = pd.DataFrame(rows, columns=COLUMNS)
+    s = summarise(estimates).set_index(["trial", "design", "method"])
+    correct, immortal = s.loc[("point", "correct", "aipcw-dr")], s.loc[("grace", "immortal_time", "aipcw-dr")]
+    assert correct["bias"] == pytest.approx(-0.05) and correct["bias_mcse"] == pytest.approx(0.1)
+    assert correct["coverage"] == pytest.approx(0.5) and correct["cate_mse"] == pytest.approx(0.7)
+    assert immortal["bias"] == pytest.approx(0.7) and immortal["coverage"] == 0.0 and immortal["n"] == 999
+    values = design_values(s.reset_index(), estimates, {"n": 1000})["design"]
+    assert values["replications"] == 2 and values["immortal_time"]["grace"]["aipcw_dr"]["bias"] == "0.7"
+    table = design_table(s.reset_index(), ["correct", "immortal_time"])
+    assert table.index("correct") < table.index("immortal_time")  # the correct design on top

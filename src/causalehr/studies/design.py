@@ -32,11 +32,13 @@ from __future__ import annotations
 import dataclasses
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from causalehr.cohort import Cohort, build_cohort, load_spec
 from causalehr.cohort.designs import DESIGNS, design_for
@@ -103,25 +105,37 @@ def _strategy1(cohort: Cohort, design, truth: pd.Series, target: float, *, metho
     return rows
 
 
+@dataclass(frozen=True)
+class DesignCohort:
+    """The cohort of one design in one replication, with the per-patient truth (by person_id) of its trial, the
+    target (mean truth over the correct cohort) and the warehouse's effects table."""
+
+    trial: str
+    name: str
+    design: object
+    cohort: Cohort
+    truth: pd.Series
+    target: float
+    effects: pd.DataFrame
+
+
 def _spec_mapping(spec) -> dict:
     return dict(load_spec(spec).raw) if not isinstance(spec, Mapping) else dict(spec)
 
 
-def run(specs: Mapping, designs: Sequence[str], *, n: int, warehouses: Mapping, methods: Mapping, weights: Mapping,
-        seed: int, replication: int = 0, n_intervals: int = 8, alpha: float = 0.05,
-        workdir: str | Path | None = None) -> pd.DataFrame:
-    """One replication (module docstring): ``specs`` maps the trials "point" and "grace" to their correct
-    specification (file or mapping), ``designs`` names the designs to run (``correct`` on both trials),
-    ``warehouses`` maps each trial to its warehouse knobs (``params``: simulator; ``prevalent``: planted prevalent
-    users as a share of ``n``; ``hba1c_lowering``: writer). Returns one row per design and method (columns
-    :data:`COLUMNS`): aggregates only, the warehouses are deleted."""
+def design_cohorts(specs: Mapping, designs: Sequence[str], *, n: int, warehouses: Mapping, seed: int,
+                   replication: int = 0, workdir: str | Path | None = None) -> Iterator[DesignCohort]:
+    """The cohorts of one replication (module docstring), one :class:`DesignCohort` at a time: ``specs`` maps the
+    trials "point" and "grace" to their correct specification (file or mapping), ``designs`` names the designs
+    (``correct`` on both trials, the others on their own trial), ``warehouses`` maps each trial to its knobs
+    (``params``: simulator; ``prevalent``: planted prevalent users as a share of ``n``; ``hba1c_lowering``:
+    writer). The warehouses are written to a temporary folder (under ``workdir``), deleted at the end."""
     unknown = sorted(set(specs) - set(KINDS))
     if unknown or not specs:
         raise ValueError(f"design.trials: expected trials among {sorted(KINDS)}, got {sorted(specs)}")
     unknown = sorted(set(designs) - set(DESIGNS))
     if unknown:
         raise ValueError(f"design.designs: unknown design(s) {unknown}; known: {sorted(DESIGNS)}")
-    rows = []
     with tempfile.TemporaryDirectory(prefix="design_", dir=workdir) as tmp:
         for trial, spec_file in specs.items():
             raw = _spec_mapping(spec_file)
@@ -142,21 +156,42 @@ def run(specs: Mapping, designs: Sequence[str], *, n: int, warehouses: Mapping, 
                 if name != "correct" and DESIGNS[name].trial != trial:
                     continue  # a design of the other trial
                 design = design_for(name, trial)
-                model_seed = job_seed(seed, "design", replication, trial, name)
                 cohort = correct if design.spec is None else build_cohort(load_spec(design.spec(raw)),
                                                                          warehouse.path)
                 if design.cohort is not None:
                     cohort = dataclasses.replace(cohort, analysis=design.cohort(cohort.analysis))
-                if design.analysis == "ccw":
-                    ccw = run_trial(cohort, warehouse.effects, methods={}, weights=weights, seed=model_seed,
-                                    n_intervals=n_intervals, alpha=alpha)["estimates"]
-                    found = ccw[ccw["method"].str.startswith("CCW")]
-                    found = [{**r, "truth": target, "n": len(cohort.analysis)}
-                             for r in found[["method", "estimate", "lower", "upper", "seconds"]].to_dict("records")]
-                else:
-                    found = _strategy1(cohort, design, truth, target, methods=methods, seed=model_seed, alpha=alpha)
-                rows += [{"replication": replication, "trial": trial, "design": name, **r} for r in found]
+                yield DesignCohort(trial, name, design, cohort, truth, target, warehouse.effects)
+
+
+def run(specs: Mapping, designs: Sequence[str], *, n: int, warehouses: Mapping, methods: Mapping, weights: Mapping,
+        seed: int, replication: int = 0, n_intervals: int = 8, alpha: float = 0.05,
+        workdir: str | Path | None = None) -> pd.DataFrame:
+    """One replication (module docstring; arguments as :func:`design_cohorts`): the strategy-1 learners of
+    ``methods`` on each design analysed as a baseline treatment, clone-censor-weight with each weight model of
+    ``weights`` on the correct grace-period design. Returns one row per design and method (columns
+    :data:`COLUMNS`): aggregates only."""
+    with threadpool_limits(1):  # many small fits: threaded BLAS/OpenMP only compete for a shared machine's cores
+        rows = _estimate_all(specs, designs, n=n, warehouses=warehouses, methods=methods, weights=weights, seed=seed,
+                             replication=replication, n_intervals=n_intervals, alpha=alpha, workdir=workdir)
     return pd.DataFrame(rows).reindex(columns=COLUMNS)
+
+
+def _estimate_all(specs, designs, *, n, warehouses, methods, weights, seed, replication, n_intervals, alpha,
+                  workdir) -> list[dict]:
+    rows = []
+    for d in design_cohorts(specs, designs, n=n, warehouses=warehouses, seed=seed, replication=replication,
+                            workdir=workdir):
+        model_seed = job_seed(seed, "design", replication, d.trial, d.name)
+        if d.design.analysis == "ccw":
+            ccw = run_trial(d.cohort, d.effects, methods={}, weights=weights, seed=model_seed,
+                            n_intervals=n_intervals, alpha=alpha)["estimates"]
+            ccw = ccw[ccw["method"].str.startswith("CCW")]
+            found = [{**r, "truth": d.target, "n": len(d.cohort.analysis)}
+                     for r in ccw[["method", "estimate", "lower", "upper", "seconds"]].to_dict("records")]
+        else:
+            found = _strategy1(d.cohort, d.design, d.truth, d.target, methods=methods, seed=model_seed, alpha=alpha)
+        rows += [{"replication": replication, "trial": d.trial, "design": d.name, **r} for r in found]
+    return rows
 
 
 def summarise(estimates: pd.DataFrame) -> pd.DataFrame:
