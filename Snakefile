@@ -29,7 +29,13 @@ include: "workflow/rules/ccw.smk"
 include: "workflow/rules/casestudy.smk"
 include: "workflow/rules/probation.smk"
 include: "workflow/rules/trial.smk"
-include: "workflow/rules/design.smk"
+
+
+if DESIGN:  # the design-matters study runs when the config has a `design` block
+
+    include: "workflow/rules/design.smk"
+
+
 include: "workflow/rules/paper.smk"
 
 
@@ -37,4 +43,4 @@ rule all:
     input:
         rules.paper.output,
         rules.trial_report.output,
-        rules.design_report.output,
+        design_report_outputs(),

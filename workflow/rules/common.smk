@@ -196,3 +196,8 @@ def design_parameters(output, part, **params):
 def design_estimates():
     """The estimates of every replication."""
     return [stage_outputs("design_replication", rep=rep)["estimates"] for rep in range(DESIGN["replications"])]
+
+
+def design_report_outputs():
+    """The design-matters report's outputs (none without a `design` block in the config)."""
+    return list(stage_outputs("design_report").values()) if DESIGN else []
