@@ -93,7 +93,7 @@ def test_dropped_covariate_types_leave_the_features():
 
 
 def test_unknown_or_misplaced_designs_are_named():
-    with pytest.raises(ValueError, match=r"unknown design 'immortal'; known: \['complete_cases', 'correct'"):
+    with pytest.raises(ValueError, match=r"unknown design 'immortal'; known: \['centre_folds', 'complete_cases'"):
         design_for("immortal", "grace")
     with pytest.raises(ValueError, match="design 'prevalent_users' applies to a 'point' trial, not a 'grace' one"):
         design_for("prevalent_users", "grace")
@@ -146,3 +146,22 @@ def test_summary_and_values_against_hand_computed_bias_and_mcse():
     assert values["replications"] == 2 and values["immortal_time"]["grace"]["aipcw_dr"]["bias"] == "0.7"
     table = design_table(s.reset_index(), ["correct", "immortal_time"])
     assert table.index("correct") < table.index("immortal_time")  # the correct design on top
+
+
+def test_centre_folds_design_groups_the_cross_fitting_by_centre(monkeypatch):
+    from causalehr.cate import CensoredCATE
+    from causalehr.studies.design import run
+
+    seen, fit = [], CensoredCATE.fit
+
+    def spy(self, *args, groups=None, **kwargs):
+        seen.append(None if groups is None else sorted(set(groups.tolist())))
+        return fit(self, *args, groups=groups, **kwargs)
+
+    monkeypatch.setattr(CensoredCATE, "fit", spy)
+    estimates = run({"point": "config/trials/ehr_diabetes_active.yaml"}, ["correct", "centre_folds"], n=300,
+                    warehouses={"point": {"params": {"missingness": 0.0}}}, weights={"logistic": 2}, seed=3,
+                    methods={"dr": {"method": "aipcw-dr", "n_folds": 2, "extrapolate": True, "event_model": "cox",
+                                    "censoring_model": "kaplan-meier"}})
+    assert seen == [None, [1, 2, 3, 4, 5]]  # the simulator's five centres, each kept in one fold
+    assert list(estimates["design"]) == ["correct", "centre_folds"] and estimates["truth"].nunique() == 1

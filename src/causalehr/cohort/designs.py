@@ -14,7 +14,9 @@ and a test holds them equal), made of small pure pieces, so that a user can add 
 - ``missing``: handling of missing measurements: ``"indicators"`` (median and a missing indicator),
   ``"mean"`` (mean imputation, no indicator) or ``"complete"`` (complete cases);
 - ``drop``: covariate types left out of the features (e.g. ``care_site``, ``calendar_year``);
-- ``options``: options of the strategy-1 learners (e.g. a covariate-free censoring model).
+- ``options``: options of the strategy-1 learners (e.g. a covariate-free censoring model);
+- ``folds_by``: a covariate type whose values keep their patients in one cross-fitting fold (e.g. ``care_site``:
+  every centre's patients are predicted by nuisance models fitted on other centres).
 
 The errors (Hernan, Sauer, Hernandez-Diaz, Platt & Shrier 2016, "Specifying a target trial prevents immortal time
 bias and other self-inflicted injuries in observational analyses", J Clin Epidemiol 79:70-75; Suissa 2008,
@@ -23,7 +25,7 @@ effects outside of clinical trials: new-user designs", Am J Epidemiol 158:915-92
 Analysis with Missing Data):
 
 >>> sorted(DESIGNS)[:3]
-['complete_cases', 'correct', 'immortal_time']
+['centre_folds', 'complete_cases', 'correct']
 >>> DESIGNS["immortal_time"].trial, DESIGNS["immortal_time"].analysis
 ('grace', 'point')
 """
@@ -54,6 +56,7 @@ class Design:
     missing: str = "indicators"
     drop: tuple[str, ...] = ()
     options: Mapping = field(default_factory=dict)
+    folds_by: str | None = None
 
     def __post_init__(self):
         for key, value, allowed in (("trial", self.trial, TRIALS), ("analysis", self.analysis, ANALYSES),
@@ -109,6 +112,8 @@ DESIGNS: dict[str, Design] = {
     "complete_cases": Design("patients with a missing measurement left out", missing="complete"),
     "mean_imputation": Design("missing measurements set to the mean, without indicator", missing="mean"),
     "no_centre": Design("centres pooled without a centre covariate", drop=("care_site",)),
+    "centre_folds": Design("cross-fitting folds grouped by centre (each centre's nuisances fitted on other centres)",
+                           folds_by="care_site"),
     "no_calendar_time": Design("calendar year left out of the covariates", drop=("calendar_year",)),
 }
 

@@ -90,13 +90,15 @@ def _strategy1(cohort: Cohort, design, truth: pd.Series, target: float, *, metho
     X, keep = design_features(cohort, design)
     df = cohort.analysis[keep]
     y = [df[c].to_numpy() for c in ("treatment", "time", "event")]
+    by = [c["name"] for c in cohort.spec.covariates if c["type"] == design.folds_by]
+    groups = df[by[0]].to_numpy() if by else None
     known = truth.reindex(df["person_id"]).to_numpy(float)
     has = ~np.isnan(known)
     rows = []
     for name, spec in methods.items():
         start = time.perf_counter()
         model = make_estimator({**spec, **design.options}, "rmst", cohort.horizon, job_seed(seed, name))
-        model.fit(X.to_numpy(float), *y)
+        model.fit(X.to_numpy(float), *y, groups=groups)
         estimate, lower, upper = model.ate_interval(alpha)
         cate = model.effect(X.to_numpy(float))
         rows.append({"method": name, "estimate": estimate, "lower": lower, "upper": upper, "truth": target,
