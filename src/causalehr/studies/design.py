@@ -238,7 +238,8 @@ def design_table(summary: pd.DataFrame, designs: Sequence[str]) -> str:
 
 def plot_bias(summary: pd.DataFrame, designs: Sequence[str]):
     """Bias of the ATE (RMST difference, years) with +-1.96 Monte Carlo SE, one row per design, trial and method,
-    the correct design on top; the dashed line is no bias."""
+    the correct design on top; the dashed line is no bias. The axis is symmetric-logarithmic (linear within +-1
+    year) when an interval reaches beyond 5 years, so that one unstable design does not flatten the others."""
     import matplotlib.pyplot as plt
 
     s = _order(summary, designs).reset_index(drop=True)
@@ -251,6 +252,8 @@ def plot_bias(summary: pd.DataFrame, designs: Sequence[str]):
                     markersize=4, elinewidth=1, label=method)
     ax.axvline(0, color="black", linestyle="--", linewidth=0.8)
     ax.set_yticks(y, [f"{r.design} ({r.trial})" for r in s.itertuples()])
+    if (s["bias"].abs() + 1.96 * s["bias_mcse"].fillna(0)).max() > 5:  # an unstable design would hide the others
+        ax.set_xscale("symlog", linthresh=1.0)
     ax.set(xlabel="bias of the ATE (RMST difference, years), 95% Monte Carlo interval")
     ax.legend(frameon=False, fontsize=8)
     fig.tight_layout()
