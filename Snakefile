@@ -30,6 +30,13 @@ include: "workflow/rules/casestudy.smk"
 include: "workflow/rules/probation.smk"
 include: "workflow/rules/probation_omop.smk"
 include: "workflow/rules/trial.smk"
+
+
+if DESIGN:  # the design-matters study runs when the config has a `design` block
+
+    include: "workflow/rules/design.smk"
+
+
 include: "workflow/rules/paper.smk"
 
 
@@ -37,3 +44,4 @@ rule all:
     input:
         rules.paper.output,
         rules.trial_report.output,
+        design_report_outputs(),

@@ -28,6 +28,9 @@ def test_schema_enums_are_the_registry_names():
     assert settings["estimands"]["items"]["enum"] == list(registry.ESTIMANDS)
     competing = props["ccw"]["properties"]["competing"]["properties"]["weights"]
     assert competing["propertyNames"]["enum"] == sorted(registry.WEIGHT_MODELS)
+    from causalehr.cohort.designs import DESIGNS
+    assert props["design"]["properties"]["designs"]["items"]["enum"] == sorted(DESIGNS)
+    assert props["design"]["properties"]["weights"]["propertyNames"]["enum"] == sorted(registry.WEIGHT_MODELS)
 
 
 def test_benchmark_learners_are_valid_specifications():

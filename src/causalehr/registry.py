@@ -192,6 +192,8 @@ def check_config(config: Mapping) -> None:
             raise ValueError(f"ccw.competing.weights: unknown weight model(s) {unknown}; known: "
                              f"{sorted(WEIGHT_MODELS)}")
     _check_trial(config["trial"])
+    if "design" in config:
+        _check_design(config["design"])
 
 
 def _check_trial(trial: Mapping) -> None:
@@ -219,3 +221,27 @@ def _check_trial(trial: Mapping) -> None:
     elif trial["replications"] != 1:
         raise ValueError("trial.replications: your own warehouse (trial.warehouse.source) is analysed once: set "
                          f"replications: 1, got {trial['replications']}")
+
+
+def _check_design(design: Mapping) -> None:
+    """The design-matters block: its methods, its trial specifications (of the kind each trial key names) and
+    the simulator knobs of its warehouses (the design names are checked by the schema and by the study)."""
+    from causalehr.cohort import load_spec
+    from causalehr.cohort.designs import DESIGNS
+
+    for name, spec in design["methods"].items():
+        check_method_spec(spec, f"design.methods.{name}")
+    unknown = sorted(set(design["designs"]) - set(DESIGNS))
+    if unknown:
+        raise ValueError(f"design.designs: unknown design(s) {unknown}; known: {sorted(DESIGNS)}")
+    kinds = {"point": "active_comparator", "grace": "grace_vs_never"}
+    for trial, path in design["trials"].items():
+        try:
+            spec = load_spec(path)
+        except ValueError as error:
+            raise ValueError(f"design.trials.{trial}: {error}") from None
+        if spec.strategies["type"] != kinds[trial]:
+            raise ValueError(f"design.trials.{trial}: {path} has strategies of type {spec.strategies['type']!r}; "
+                             f"expected {kinds[trial]!r}")
+    for trial, knobs in design.get("warehouses", {}).items():
+        _check_simulator("ehr_diabetes", knobs.get("params", {}), f"design.warehouses.{trial}.params")

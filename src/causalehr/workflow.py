@@ -102,6 +102,13 @@ STAGES: dict[str, tuple[str, str | None, dict[str, Output]]] = {
         "table_one": Output("tables/trial_table_one.md", paper="table"),
         "table_estimates": Output("tables/trial_estimates.md", paper="table"),
         "values": Output("values.yml", paper="values")}),
+    # design matters: one job per replication (its warehouses are temporary; aggregates only), then the report
+    "design_replication": ("design/rep{rep}", None, {"estimates": Output("estimates.csv")}),
+    "design_report": ("design", "Design matters", {
+        "summary": Output("summary.csv"),
+        "figure": Output("figures/design_bias.png", caption="design_bias", paper="figure"),
+        "table": Output("tables/design_bias.md", paper="table"),
+        "values": Output("values.yml", paper="values")}),
 }
 
 
@@ -138,11 +145,12 @@ def notebook_outputs(stage: str, outputs: Mapping[str, str] | None = None, **wil
 def paper_inputs(config: Mapping) -> dict[str, list[str]]:
     """The files the manuscript reads, from the stages the config runs: {"figures_tables": [...], "values": [...]};
     the case studies of every dataset of the config, the yardstick of its randomised dataset, the records-to-trial
-    report."""
+    report, the design-matters report when the config has a ``design`` block."""
     jobs = [("settings", {}), ("evaluate", {}), ("ccw", {}), ("probation", {}), ("trial_report", {}),
             ("probation_omop", {}),
             *[("casestudy", {"dataset": d}) for d in config["casestudy"]["datasets"]],
-            ("yardstick", {"dataset": config["casestudy"]["yardstick"]["dataset"]})]
+            ("yardstick", {"dataset": config["casestudy"]["yardstick"]["dataset"]}),
+            *([("design_report", {})] if "design" in config else [])]
     out: dict[str, list[str]] = {"figures_tables": [], "values": []}
     for stage, wildcards in jobs:
         paths = stage_outputs(stage, **wildcards)

@@ -170,3 +170,34 @@ def trial_report_files(wildcards):
         for name, path in rep.items()
         if name != "records"
     ]
+
+
+# Design matters (design.smk)
+DESIGN = config.get("design", {})
+
+
+def design_parameters(output, part, **params):
+    """Notebook parameters shared by both parts: trials, designs, warehouses, estimators, the base seed."""
+    return dict(
+        output=output,
+        part=part,
+        trials=DESIGN["trials"],
+        designs=DESIGN["designs"],
+        n=DESIGN["n"],
+        warehouses=DESIGN["warehouses"],
+        seed=config["seed"],
+        methods=DESIGN["methods"],
+        weights=DESIGN["weights"],
+        n_intervals=DESIGN["n_intervals"],
+        **params,
+    )
+
+
+def design_estimates():
+    """The estimates of every replication."""
+    return [stage_outputs("design_replication", rep=rep)["estimates"] for rep in range(DESIGN["replications"])]
+
+
+def design_report_outputs():
+    """The design-matters report's outputs (none without a `design` block in the config)."""
+    return list(stage_outputs("design_report").values()) if DESIGN else []

@@ -406,12 +406,12 @@ def _cohort_features(wh: _Warehouse, spec: TrialSpec) -> list[_Feature]:
         ids = tuple(sorted({i for name in spec.outcome["concept_sets"] for i in wh.ids[name]}))
         out.append(_Feature("y", "condition", ids, 1, None))
     for c in spec.covariates:
-        kind, w, col = c["type"], c["window_days"], _col(c["name"])
-        lo = None if w is None else -w
+        kind, w, col, hi = c["type"], c["window_days"], _col(c["name"]), c["offset_days"]
+        lo = None if w is None else hi - w
         if kind == "measurement":
-            out.append(_Feature(col, "measurement", wh.ids[c["concept_set"]], lo, 0, last=True))
+            out.append(_Feature(col, "measurement", wh.ids[c["concept_set"]], lo, hi, last=True))
         elif kind in ("condition", "drug"):
-            out.append(_Feature(col, kind, wh.ids[c["concept_set"]], lo, 0, overlap=kind == "drug"))
+            out.append(_Feature(col, kind, wh.ids[c["concept_set"]], lo, hi, overlap=kind == "drug"))
         elif kind == "visit_count":
             out.append(_Feature(col, "visit", None, lo, -1, count=True))
         elif kind == "years_since_first":
@@ -650,6 +650,8 @@ def _finish(spec, df, covariates, attrition) -> Cohort:
                  "cause": ("0/1/2", "0 censored, 1 outcome, 2 competing death")}
     for c in spec.covariates:
         window = "all history" if c["window_days"] is None else f"{c['window_days']} days before time zero"
+        if c["offset_days"]:
+            window += f" shifted by {c['offset_days']} days"
         described[c["name"]] = {
             "age": ("years", "age at time zero"), "sex": ("0/1", "female"),
             "calendar_year": ("year", "calendar year of time zero"), "care_site": ("", "care site (centre)"),

@@ -24,7 +24,9 @@ a window ``[lo, hi]`` is inclusive, ``lo: null`` meaning all history. Example: `
 - ``covariates``: list of ``{name, type, concept_set, window_days}`` with types age, sex, calendar_year, care_site,
   measurement (last value in [t0 - window_days, t0], with ``<name>_age_days`` and ``<name>_missing``), condition,
   drug (present / exposure overlapping the window; ``window_days: null`` = all history), visit_count,
-  years_since_first (years since the first row of a concept set);
+  years_since_first (years since the first row of a concept set); ``offset_days`` (default 0) moves the window of
+  a measurement, condition or drug to [t0 + offset_days - window_days, t0 + offset_days] (a positive offset reads
+  records after time zero: a design error, :mod:`causalehr.cohort.designs`);
 - ``time_unit`` (days or years, of time, treatment_start and the horizon in the output), ``horizon_days``.
 """
 
@@ -92,7 +94,8 @@ SPEC_SCHEMA: dict = _object({
         "per_protocol": {"type": "boolean", "default": False}}),
     "covariates": {"type": "array", "items": _object({
         "name": _NAME, "type": {"enum": list(COVARIATE_TYPES)}, "concept_set": _NAME,
-        "window_days": {"type": ["integer", "null"], "minimum": 0}}, ("name", "type"))},
+        "window_days": {"type": ["integer", "null"], "minimum": 0},
+        "offset_days": {"type": "integer"}}, ("name", "type"))},
 }, ("name", "concept_sets", "eligibility", "strategies", "outcome", "horizon_days"))
 
 RESERVED = ("person_id", "time_zero", "trial", "treatment", "treatment_start", "time", "event", "cause")
@@ -230,6 +233,9 @@ def _check_semantics(s: dict) -> None:
         if c["type"] == "measurement" and c.get("window_days") is None:
             raise ValueError(f"trial specification: covariates/{k} ('{c['name']}', a measurement) needs window_days")
         c.setdefault("window_days", None)
+        if c.setdefault("offset_days", 0) and c["type"] not in ("measurement", "condition", "drug"):
+            raise ValueError(f"trial specification: covariates/{k} ('{c['name']}', type {c['type']}) takes no "
+                             "offset_days (only measurement, condition and drug covariates)")
 
 
 def load_spec(spec: Mapping | str | Path) -> TrialSpec:

@@ -28,7 +28,11 @@ table to the day:
 Patients who are not eligible are added (``n_ineligible`` per reason, in this order of the eligibility criteria):
 no type 2 diabetes diagnosis, age above 100 (103 to 110 at time zero, above 100 at every visit), less than 365
 days of observation in all, prevalent users (exposed to the study drug(s) from their first year of observation on).
-Each fails its criterion only.
+Each fails its criterion only; ``n_prevalent`` sets the number of prevalent users apart (a design error's
+strength: a cohort without washout admits them, :mod:`causalehr.cohort.designs`).
+Design-error knobs (default off, outputs unchanged): ``hba1c_lowering`` lowers every HbA1c measured after the start
+of the study drug by that many percentage points (a measurement the treatment changes); a simulator with
+``calendar_drift`` dates time zero at its ``calendar`` position in the enrolment window.
 Times are rounded to the day (at least one day of follow-up); the truth tables hold the day-rounded analysis table.
 Rows are generated per chunk of patients with numpy and written per table with pyarrow (row order and values
 depend on ``seed`` and ``chunk_size``).
@@ -141,6 +145,8 @@ def _patients(cohort: SimulatedCohort, design: str, rng, first_id: int, reasons:
     d = cohort.data
     n = len(d)
     index = _uniform_days(rng, np.full(n, enrolment[0]), np.full(n, enrolment[1] + 1))
+    if "calendar" in d:  # calendar drift: time zero at the simulated calendar position
+        index = enrolment[0] + np.floor(d["calendar"].to_numpy() * (enrolment[1] + 1 - enrolment[0])).astype(np.int64)
     age_days = _to_day(d["age"].to_numpy())
     old = reasons == REASONS[1]
     age_days[old] = _to_day(rng.uniform(103, 110, old.sum()))
@@ -165,7 +171,7 @@ def _patients(cohort: SimulatedCohort, design: str, rng, first_id: int, reasons:
             "arm": d["treatment"].to_numpy().astype(np.int64), "reasons": reasons, "data": d}
 
 
-def _chunk_tables(p: dict, design: str, rng, next_ids: dict) -> dict[str, pa.Table]:
+def _chunk_tables(p: dict, design: str, rng, next_ids: dict, hba1c_lowering: float = 0.0) -> dict[str, pa.Table]:
     """OMOP rows of one chunk of patients (see the module docstring)."""
     d, pid, index = p["data"], p["person_id"], p["index"]
     n = len(pid)
@@ -235,6 +241,9 @@ def _chunk_tables(p: dict, design: str, rng, next_ids: dict) -> dict[str, pa.Tab
         at_base = known[v_row] & (v_day == base_day[v_row])
         keep = np.where(in_window, at_base | (keep & known[v_row] & (v_day < base_day[v_row])), keep)
         val = np.where(at_base, value[v_row], noisy)
+        if name == "hba1c" and hba1c_lowering:
+            on_drug = (p["start"][v_row] >= 0) & (v_day > index[v_row] + p["start"][v_row])
+            val = np.where(on_drug, np.round(val - hba1c_lowering, 1), val)
         m_parts.append((v_row[keep], v_day[keep], val[keep], CONCEPT_IDS[concept], UNITS[unit], visit_id[keep]))
     m_row = np.concatenate([m[0] for m in m_parts])
     nm = len(m_row)
@@ -360,6 +369,8 @@ def write_synthetic_omop(
     n_ineligible: int | None = None,
     enrolment: tuple[str, str] = ("2012-01-01", "2016-12-31"),
     chunk_size: int = 200_000,
+    n_prevalent: int | None = None,
+    hba1c_lowering: float = 0.0,
     **simulator_params,
 ) -> SyntheticWarehouse:
     """Simulate ``n`` eligible ``ehr_diabetes`` patients and write them as OMOP CDM tables (module docstring).
@@ -374,6 +385,8 @@ def write_synthetic_omop(
     n_ineligible : non-eligible patients planted per reason of :data:`REASONS` (default max(1, n // 50)).
     enrolment : first and last calendar dates of time zero.
     chunk_size : patients generated and written at a time (memory).
+    n_prevalent : planted prevalent users (default ``n_ineligible``).
+    hba1c_lowering : percentage points by which the study drug lowers HbA1c measured after its start (default 0).
     simulator_params : parameters of the ``ehr_diabetes`` simulator (e.g. effect, missingness, grace).
     """
     if design not in DESIGNS:
@@ -386,14 +399,15 @@ def write_synthetic_omop(
     seeds = np.random.SeedSequence(seed).spawn(3)
     params = {**simulator_params, "time_varying_start": design == "grace_vs_never"}
     cohort = simulate("ehr_diabetes", n, int(seeds[0].generate_state(1)[0]), **params)
-    n_bad = n_ineligible * len(REASONS)
+    counts = [n_ineligible] * (len(REASONS) - 1) + [n_ineligible if n_prevalent is None else int(n_prevalent)]
+    n_bad = sum(counts)
     # the planted patients come from a separate draw, large enough for the simulator's censoring calibration
     planted = simulate("ehr_diabetes", max(n_bad, 500), int(seeds[1].generate_state(1)[0]), **params)
     planted.data = planted.data.iloc[:n_bad].reset_index(drop=True)
     rng = np.random.default_rng(seeds[2])
     window = (_days(enrolment[0]), _days(enrolment[1]))
     good = _patients(cohort, design, rng, 1, np.full(n, "", dtype=object), window)
-    reasons = np.repeat(np.array(REASONS, dtype=object), n_ineligible)
+    reasons = np.repeat(np.array(REASONS, dtype=object), counts)
     bad = _patients(planted, design, rng, n + 1, reasons, window) if n_bad else None
     truth, effects = _truth(cohort, good)
 
@@ -409,7 +423,7 @@ def write_synthetic_omop(
     for p, k in parts:
         size = chunk_size if p is good else len(p["person_id"])
         chunk = {key: (v.iloc[k:k + size] if isinstance(v, pd.DataFrame) else v[k:k + size]) for key, v in p.items()}
-        for table, rows in _chunk_tables(chunk, design, rng, next_ids).items():
+        for table, rows in _chunk_tables(chunk, design, rng, next_ids, hba1c_lowering).items():
             writers[table].write_table(rows.select(_schema(table).names).cast(_schema(table)))
             n_rows[table] += rows.num_rows
     for w in writers.values():

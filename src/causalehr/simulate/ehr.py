@@ -25,6 +25,13 @@ Missingness: HbA1c, BMI and LDL are set to NaN, more often in healthier patients
 with poorer documentation; the ``missingness`` knob is the baseline missing share (0 = complete data).
 The truth is conditional on the complete covariates.
 
+Design-error knobs (default 0: no effect and no extra draw, so that outputs stay as without them): with
+``calendar_drift`` d each patient gets a calendar position u ~ U(0, 1) in the enrolment window (data column
+``calendar``; the OMOP writer dates time zero there), prescribing rises with it (log rate or log-odds + 2 d (u -
+1/2)) and the complication's log hazard falls with it (- d (u - 1/2)): calendar time confounds; with
+``centre_outcome`` c the log hazard rises by c times the centre's standardised prescribing habit, so that the
+centre confounds (centres that prescribe more treat sicker patients).
+
 Drug classes (``drug_classes=True``, point treatment): the second-line drug is one of ``DRUG_CLASSES`` (DPP-4
 inhibitor, the reference, SGLT2 inhibitor, GLP-1 receptor agonist, sulfonylurea), prescribed by a multinomial logit
 (:func:`_class_scores`, scaled by ``confounding``, with a habit per centre and class), each with its own log hazard
@@ -430,6 +437,8 @@ def simulate_ehr_diabetes(
     competing_death: bool = False,
     death_effect: float = -0.1,
     drug_classes: bool = False,
+    calendar_drift: float = 0.0,
+    centre_outcome: float = 0.0,
     params: dict,
 ) -> SimulatedCohort:
     """Simulate the EHR diabetes cohort (see the module docstring).
@@ -451,6 +460,7 @@ def simulate_ehr_diabetes(
     name; ``cate_rmst``/``cate_surv`` compare SGLT2i with DPP-4i, truth ``propensity`` is that of the class drawn,
     the per-class truth is in ``mu_rmst_<class>``, ``surv_<class>``, ``cate_rmst_<class>`` (vs DPP-4i),
     ``propensity_<class>``, ``optimal_arm`` and ``optimal_rmst``, and ``survival_curves`` has one curve per class.
+    ``calendar_drift`` and ``centre_outcome``: the design-error knobs of the module docstring.
     """
     if isinstance(n_centres, bool) or not isinstance(n_centres, (int, np.integer)) or n_centres < 1:
         raise ValueError(f"n_centres must be a positive integer, got {n_centres!r}")
@@ -479,6 +489,13 @@ def simulate_ehr_diabetes(
     model = event_model(x, effect, heterogeneity)
     score = confounding * _prescribing_score(x, start_model if time_varying_start else "linear") + habit
     extra_data, extra_truth, effects = {"centre": centre + 1}, {}, None
+    if centre_outcome:
+        model.eta0 = model.eta0 + centre_outcome * habit / 0.5
+    if calendar_drift:
+        calendar = rng.random(n)
+        score = score + 2 * calendar_drift * (calendar - 0.5)
+        model.eta0 = model.eta0 - calendar_drift * (calendar - 0.5)
+        extra_data["calendar"] = calendar
     descriptions = {name: (unit, meaning) for name, (_, _, unit, meaning) in VARIABLES.items()}
     descriptions["time"] = ("years", "time to kidney/cardiovascular complication or censoring")
 
@@ -531,6 +548,8 @@ def simulate_ehr_diabetes(
     else:
         descriptions["treatment"] = ("0/1", "SGLT2 inhibitor (1) vs other second-line drug (0) at baseline")
     descriptions["centre"] = ("", f"centre 1..{n_centres}")
+    if calendar_drift:
+        descriptions["calendar"] = ("0-1", "calendar position of eligibility in the enrolment window")
 
     observed = _mask(rng, x, doc, missingness) if missingness > 0 else x
     cohort = assemble(

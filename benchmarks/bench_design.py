@@ -1,0 +1,91 @@
+"""Speed and peak memory of one replication of the design-matters study (issue 16) end to end: the two synthetic
+OMOP warehouses of ``n`` eligible patients each (point treatment and grace period, with the knobs of
+config/config.yaml's ``design`` block), the cohort of every design (:func:`causalehr.studies.design.design_cohorts`)
+and on each the fast strategy-1 path (AIPCW DR-learner, 2 folds, discrete-time hazards on 10 bins for the event and
+censoring; a design's own options, e.g. a Kaplan-Meier censoring model, replace them), or for the correct
+grace-period design clone-censor-weight without bootstrap.
+
+Seconds per design (its cohort: warehouse writing included for the first design of a trial; its fit), the estimate
+and the truth, the peak resident memory of the process, the machine and the load average are printed and written to
+``--out``. Usage (heavy: through the shared queue):
+
+    flock /tmp/heavy.lock nice -n 10 .venv/bin/python benchmarks/bench_design.py --n 100000 --out /tmp/design.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import time
+import warnings
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from causalehr.cate import CensoredCATE
+from causalehr.ccw import fit_ccw
+from causalehr.nuisance import DiscreteTimeHazard
+from causalehr.registry import SURVIVAL_MODELS
+from causalehr.studies.design import design_cohorts, design_features
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def fast_fit(d, seed: int) -> float:
+    """The estimate of one design: the fast strategy-1 path, or clone-censor-weight without bootstrap."""
+    if d.design.analysis == "ccw":
+        X, _ = design_features(d.cohort, d.design)
+        frame = X.assign(**{c: d.cohort.analysis[c] for c in ("treatment_start", "time", "event")})
+        fitted = fit_ccw(frame, list(X.columns), grace=d.cohort.grace, horizon=d.cohort.horizon, n_bootstrap=0,
+                         random_state=seed)
+        return float(fitted.effects_.query("estimand == 'rmst'")["difference"].iloc[0])
+    X, keep = design_features(d.cohort, d.design)
+    df = d.cohort.analysis[keep]
+    models = {"event_model": DiscreteTimeHazard(n_bins=10), "censoring_model": DiscreteTimeHazard(n_bins=10)}
+    models.update({k: SURVIVAL_MODELS[v](seed) for k, v in d.design.options.items() if k in models})
+    est = CensoredCATE(horizon=d.cohort.horizon, method="aipcw-dr", n_folds=2, random_state=seed, extrapolate=True,
+                       **models)
+    est.fit(X.to_numpy(float), df["treatment"].to_numpy(), df["time"].to_numpy(), df["event"].to_numpy())
+    return float(est.ate_interval()[0])
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--config", default=str(ROOT / "config" / "config.yaml"))
+    parser.add_argument("--out", default=None)
+    parser.add_argument("--workdir", default=None, help="folder of the temporary warehouses (default: the system's)")
+    args = parser.parse_args(argv)
+    warnings.filterwarnings("ignore")
+    block = yaml.safe_load(Path(args.config).read_text())["design"]
+    specs = {t: ROOT / s for t, s in block["trials"].items()}
+    load = os.getloadavg()[0]
+    rows, start = [], time.perf_counter()
+    tick = time.perf_counter()
+    for d in design_cohorts(specs, block["designs"], n=args.n, warehouses=block["warehouses"], seed=args.seed,
+                            workdir=args.workdir):
+        cohort_s = time.perf_counter() - tick
+        fit_start = time.perf_counter()
+        estimate = fast_fit(d, args.seed)
+        fit_s = time.perf_counter() - fit_start
+        rows.append({"n": args.n, "trial": d.trial, "design": d.name, "patients": len(d.cohort.analysis),
+                     "cohort_seconds": round(cohort_s, 1), "fit_seconds": round(fit_s, 1),
+                     "estimate": round(estimate, 4), "truth": round(d.target, 4)})
+        print(rows[-1], flush=True)
+        tick = time.perf_counter()
+    total = time.perf_counter() - start
+    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # kilobytes on Linux
+    table = pd.DataFrame(rows).assign(total_seconds=round(total, 1), peak_gb=round(peak_gb, 2),
+                                      machine=f"{platform.node()} {os.cpu_count()} cores", load_at_start=load)
+    print(table.to_string(index=False))
+    print(f"n={args.n}: {total:.0f} s end to end, peak memory {peak_gb:.2f} GB, load average at start {load:.1f}")
+    if args.out:
+        table.to_csv(args.out, index=False)
+
+
+if __name__ == "__main__":
+    main()
