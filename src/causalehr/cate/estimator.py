@@ -521,10 +521,10 @@ class CensoredCATE(BaseEstimator):
 
     def _curves(self, model, X, arm):
         """Curves on the grid that the estimand reads, for arm ``arm``: (S,), or (S, F_cause) with competing risks."""
-        surv = model.predict_survival(X, arm, self.grid_)
         if not self._competing():
-            return (surv,)
-        return surv, model.predict_cumulative_incidence(X, arm, self.grid_)[:, :, self.cause - 1]
+            return (model.predict_survival(X, arm, self.grid_),)
+        surv, cif = model.predict_survival_and_incidence(X, arm, self.grid_)
+        return surv, cif[:, :, self.cause - 1]
 
     def _functional(self, surv, cif=None):
         if self._competing():
