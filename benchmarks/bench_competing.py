@@ -12,7 +12,7 @@
 against the sample-average true effect of the cohort; and the naive analysis that treats the competing event as
 censoring (estimand "surv"/"rmst" on event == cause, whose ATE is the net effect -(S1 - S0) or -(RMST1 - RMST0)).
 Prints bias, RMSE and coverage with Monte Carlo standard errors; ``--out`` writes the per-cohort rows as they
-come (``summarise`` reads them back).
+come, ``--table FILE.csv`` prints the summary of saved rows (also for ``peer``).
 ``speed``: the fast path (cross-fitted DiscreteTimeCompetingHazard and DiscreteTimeHazard censoring nuisances,
 AIPCW, DR-learner, 2 folds) on ehr_diabetes with a competing death (no missing covariates: the default logistic
 propensity refuses NaN), n patients; wall and CPU seconds and peak resident memory (``--threads 2`` for the
@@ -256,12 +256,18 @@ def main():
     parser.add_argument("--p", type=int, default=20)
     parser.add_argument("--estimands", default="cif,rmtl")
     parser.add_argument("--out", default=None)
+    parser.add_argument("--table", default=None, help="coverage/peer: print the summary of rows saved by --out")
     parser.add_argument("--sizes", default="2000,10000", help="peer: cohort sizes")
     parser.add_argument("--r-sizes", default="2000", help="peer: the sizes riskRegression fits ('' for none)")
     parser.add_argument("--methods", default="dr-dtch,forest,dr-survivalboost", help="peer: compendium methods")
     parser.add_argument("--sb-reps", type=int, default=12, help="peer: cohorts with SurvivalBoost nuisances")
     parser.add_argument("--threads", type=int, default=1, help="threads of the BLAS/OpenMP pools")
     args = parser.parse_args()
+    if args.table:                                  # the summary of saved rows, without fitting anything
+        rows = pd.read_csv(args.table)
+        with pd.option_context("display.width", 250, "display.max_columns", 30):
+            print((peer_table(rows) if args.task == "peer" else summarise(rows)).round(4).to_string(index=False))
+        return
     with threadpool_limits(args.threads):
         if args.task == "speed":
             speed(args.n or 1_000_000, args.p)
