@@ -9,8 +9,9 @@
 # covariates, treatment (0/1), time and event (0 censored, 1 cause 1, 2 competing cause). Nuisance models, all
 # with every covariate as a main effect: cause-specific Cox models of both causes with the treatment (CSC), a
 # logistic treatment model, a Cox model of the censoring with the treatment. Writes DIR/peer.csv after each
-# cohort with the columns of the Python rows (setting, n, rep, method, analysis, ate, se, truth, seconds) and
-# the interval of ate() (lower, upper). One thread, so that it runs beside the Python part.
+# cohort with the columns of the Python rows (setting, n, rep, method, analysis, ate, se, truth, seconds), the
+# interval of ate() (lower, upper) and the message of a failed fit (error). One thread, so that it runs beside
+# the Python part.
 suppressPackageStartupMessages({
   library(riskRegression)
   library(survival)
@@ -41,11 +42,13 @@ main <- function(dir) {
     bad <- setdiff(unique(d$event), c(0, 1, 2))
     if (length(bad) > 0) stop(sprintf("%s: event codes %s outside 0, 1, 2", co$file, toString(bad)))
     t0 <- proc.time()[["elapsed"]]
-    r <- fit_ate(d, covariates, co$horizon)
+    # a cohort where ate() fails (e.g. a Cox model that does not converge) gets NA and the message in `error`
+    r <- tryCatch(cbind(fit_ate(d, covariates, co$horizon), error = ""), error = function(e)
+      data.frame(estimate = NA, se = NA, lower = NA, upper = NA, error = conditionMessage(e)))
     rows[[length(rows) + 1]] <- data.frame(
       setting = co$setting, n = co$n, rep = co$rep, method = "riskRegression ate", analysis = "competing",
       ate = r$estimate, se = r$se, lower = r$lower, upper = r$upper, truth = co$truth,
-      seconds = proc.time()[["elapsed"]] - t0)
+      seconds = proc.time()[["elapsed"]] - t0, error = r$error)
     print(rows[[length(rows)]])
     write.csv(do.call(rbind, rows), file.path(dir, "peer.csv"), row.names = FALSE)
   }
