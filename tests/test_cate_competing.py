@@ -100,5 +100,47 @@ def test_bad_input_is_named():
                                          r"predict_cumulative_incidence, e\.g\. DiscreteTimeCompetingHazard\), got "
                                          r"DiscreteTimeHazard$"):
         fit("cif", event_model=DiscreteTimeHazard())
-    with pytest.raises(ValueError, match=r"^event must be 0/1; \d+ rows are not$"):
+    n_deaths = int((EVENT == 2).sum())
+    with pytest.raises(ValueError, match=rf"^event has the codes \[2\] \({n_deaths} rows\) but estimand 'surv' is "
+                                         r"all-cause \(event 0/1\): if they are competing causes, declare them, "
+                                         r"e\.g\. CensoredCATE\(estimand='cif', cause=1, causes=\[1, 2\]\); "
+                                         r"otherwise recode event to 0/1$"):
         fit("surv")                                                     # all-cause estimands stay 0/1
+    with pytest.raises(ValueError, match=r"^event must be 0/1; 1 rows are not$"):
+        fit("rmst", event=np.where(np.arange(len(X)) == 0, 0.5, EVENT == 1))   # not a cause code: the 0/1 check
+    with pytest.raises(ValueError, match=r"^event has codes \[3\] outside 0 \(censored\) and the declared causes "
+                                         r"\[1, 2\]: 1 rows$"):
+        fit("rmtl", event=np.where(np.arange(len(X)) == 0, 3, EVENT), causes=[1, 2])
+
+
+def test_a_competing_cause_without_events_by_the_horizon_is_named():
+    late = np.where(EVENT == 2, TIME + 10.0, TIME)                      # deaths only after the horizon
+    n_cause1 = int(((EVENT == 1) & (TIME <= COHORT.horizon_surv)).sum())
+    with pytest.raises(ValueError, match=rf"^no events of the competing cause\(s\) \[2\] at or before the horizon "
+                                         rf"1\.2 \(events of each cause by then: \{{1: {n_cause1}, 2: 0\}}\): declare "
+                                         r"only the causes that occur by the horizon \(``causes``\), or use an "
+                                         r"all-cause estimand if one remains$"):
+        fit("cif", time=late)
+
+
+def test_fit_cate_refuses_causes_given_to_an_all_cause_estimand_and_accepts_them_declared():
+    from causalehr.cate import fit_cate
+
+    n_deaths = int((EVENT == 2).sum())
+    with pytest.raises(ValueError, match=rf"^column 'event' has the codes \[2\] \({n_deaths} rows\) besides 0/1: if "
+                                         r"they are competing causes, declare them with a competing-risks estimand, "
+                                         r"e\.g\. fit_cate\(\.\.\., estimand='cif', cause=1, causes=\[1, 2\]\); "
+                                         r"otherwise recode the column to 0/1$"):
+        fit_cate(D, COHORT.covariates, horizon=COHORT.horizon_surv, estimand="surv")
+    with pytest.raises(ValueError, match=r"^column 'event' must be 0 \(censored\) or a cause 1, 2, \.\.\.; 1 rows "
+                                         r"have other values \(e\.g\. -1\)$"):
+        fit_cate(D.assign(event=np.where(np.arange(len(D)) == 0, -1, EVENT)), COHORT.covariates,
+                 horizon=COHORT.horizon_surv, estimand="cif")
+    small = D.iloc[:400]
+    kwargs = dict(horizon=COHORT.horizon_surv, estimand="cif", causes=[1, 2], method="constant", n_folds=2,
+                  random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = fit_cate(small, COHORT.covariates, **kwargs)
+        direct = CensoredCATE(**kwargs).fit(X[:400], A[:400], TIME[:400], EVENT[:400])
+    assert est.ate_interval() == direct.ate_interval()                  # the declared causes pass validation

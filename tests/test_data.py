@@ -55,7 +55,14 @@ def test_negative_and_missing_times(cohort):
 
 def test_event_and_treatment_not_binary(cohort):
     bad = cohort.assign(event=[1, 2, 2, 0])
-    with pytest.raises(ValueError, match=re.escape("column 'event' must be 0/1; 2 rows have other values (e.g. 2)")):
+    with pytest.raises(ValueError, match=re.escape(
+            "column 'event' has the codes [2] (2 rows) besides 0/1: if they are competing causes, declare them with "
+            "a competing-risks estimand, e.g. fit_cate(..., estimand='cif', cause=1, causes=[1, 2]); otherwise "
+            "recode the column to 0/1")):
+        validate_cohort(bad, ["sex"])
+    validate_cohort(bad, ["sex"], competing=True)                       # 0 and causes 1, 2
+    bad = cohort.assign(event=[1, 0.5, 0.5, 0])
+    with pytest.raises(ValueError, match=re.escape("column 'event' must be 0/1; 2 rows have other values (e.g. 0.5)")):
         validate_cohort(bad, ["sex"])
     bad = cohort.assign(treatment=[0.0, 0.5, 1.0, np.nan])
     with pytest.raises(ValueError, match=re.escape("column 'treatment' must be 0/1; 2 rows have other values (e.g. 0.5, nan)")):

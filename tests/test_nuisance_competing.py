@@ -124,3 +124,19 @@ def test_discrete_time_competing_recovers_the_true_cumulative_incidence():
         assert abs(cif.mean() - truth.mean()) < 0.015
         assert np.mean(np.abs(cif - truth)) < 0.08
         assert np.corrcoef(cif, truth)[0, 1] > 0.75
+
+
+def test_arm_survival_and_incidence_from_one_prediction_held_after_the_last_time():
+    a = COHORT.data["treatment"].to_numpy()
+    # one model for both arms: its horizon is the later arm's last time, the other arm is held at its own
+    model = ArmSurvival(DiscreteTimeCompetingHazard(n_bins=8, random_state=0), treatment_as_feature=True,
+                        hold_after_last=True)
+    model.fit(X, a, TIME, EVENT)
+    for arm in (0, 1):
+        last = TIME[a == arm].max()
+        surv, cif = model.predict_survival_and_incidence(X[:20], arm, TIMES)
+        np.testing.assert_allclose(surv, model.predict_survival(X[:20], arm, TIMES), atol=1e-12)
+        np.testing.assert_array_equal(cif, model.predict_cumulative_incidence(X[:20], arm, TIMES))
+        held = model.predict_cumulative_incidence(X[:20], arm, [last])[:, 0]
+        np.testing.assert_array_equal(cif[:, -1], held)                 # 2 * max time: F held at the arm's last
+    assert not np.allclose(*(model.predict_cumulative_incidence(X[:20], arm, [TIME.max()]) for arm in (0, 1)))

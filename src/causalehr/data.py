@@ -38,6 +38,29 @@ def _check_binary(df: pd.DataFrame, column: str) -> None:
         )
 
 
+def _check_causes(df: pd.DataFrame, column: str) -> None:
+    """Event codes of competing risks: 0 (censored) or a cause 1, 2, ..."""
+    values = df[column]
+    codes = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(codes) | (codes < 0) | (codes != np.round(codes))
+    if bad.any():
+        raise ValueError(f"column '{column}' must be 0 (censored) or a cause 1, 2, ...; {int(bad.sum())} rows have "
+                         f"other values (e.g. {_offending_values(values, bad)})")
+
+
+def _check_all_cause(df: pd.DataFrame, column: str) -> None:
+    """0/1 events, with a message saying to declare the causes when the column holds codes 2, 3, ..."""
+    from .cate.competing import competing_codes
+
+    found = competing_codes(df[column]) if pd.api.types.is_numeric_dtype(df[column]) else []
+    if found:
+        n = int(df[column].isin(found).sum())
+        raise ValueError(f"column '{column}' has the codes {found} ({n} rows) besides 0/1: if they are competing "
+                         f"causes, declare them with a competing-risks estimand, e.g. fit_cate(..., "
+                         f"estimand='cif', cause=1, causes={[1, *found]}); otherwise recode the column to 0/1")
+    _check_binary(df, column)
+
+
 _TRUE, _FALSE = {"1", "true"}, {"0", "false"}
 
 
@@ -95,13 +118,17 @@ def validate_cohort(
     event: str = "event",
     allow_nan_covariates: bool = True,
     id: str | None = None,
+    competing: bool = False,
 ) -> None:
     """Check that ``df`` is a usable cohort table; raise ValueError naming the column and offending rows.
 
     Checks: the columns exist; covariates are numeric (NaN allowed only if ``allow_nan_covariates``,
     infinite values never); ``time`` is numeric, observed and >= 0 (0 occurs in discrete-time settings);
     ``event`` and ``treatment`` take only the values 0/1; there is at least one event; one row per patient
-    (:func:`check_duplicates` with the identifier column ``id``, or a warning on fully duplicated rows).
+    (:func:`check_duplicates` with the identifier column ``id``, or a warning on fully duplicated rows). With
+    ``competing``, ``event`` holds 0 (censored) or the cause k = 1, 2, ... of the event (the causes are checked
+    by :class:`causalehr.cate.CensoredCATE`); without it, codes 2, 3, ... are refused with a message saying to
+    declare the causes.
     Written with pandas rather than a pandera schema so that each message names the column, the number of
     offending rows and what was expected, in one sentence.
     """
@@ -142,9 +169,12 @@ def validate_cohort(
     if n_inf:
         raise ValueError(f"column '{time}' has {n_inf} infinite values; follow-up times must be finite")
 
-    _check_binary(df, event)
+    if competing:
+        _check_causes(df, event)
+    else:
+        _check_all_cause(df, event)
     _check_binary(df, treatment)
-    if not (df[event] == 1).any():
+    if not (df[event] >= 1).any():
         raise ValueError(f"column '{event}' has no events (all {len(df)} rows are 0); at least one event is needed")
     check_duplicates(df, id)
 

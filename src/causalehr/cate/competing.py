@@ -104,4 +104,30 @@ def check_competing_data(time, event, *, estimand, cause, causes, horizon, n):
         if before[cause] == 0:
             raise ValueError(f"no events of cause {cause} at or before the horizon {float(horizon):g} (events of "
                              f"each cause by then: {before})")
+        empty = [c for c, count in before.items() if count == 0]
+        if empty:
+            raise ValueError(f"no events of the competing cause(s) {empty} at or before the horizon "
+                             f"{float(horizon):g} (events of each cause by then: {before}): declare only the causes "
+                             "that occur by the horizon (``causes``), or use an all-cause estimand if one remains")
     return time, event
+
+
+def competing_codes(event):
+    """Sorted integer codes >= 2 in ``event`` (competing causes given to an all-cause analysis), as ints."""
+    try:
+        codes = np.asarray(event, dtype=float)
+    except (TypeError, ValueError):                                     # text codes: left to the 0/1 check
+        return []
+    other = np.isfinite(codes) & (codes >= 2) & (codes == np.round(codes))
+    return sorted(int(c) for c in np.unique(codes[other]))
+
+
+def check_all_cause_event(event, estimand):
+    """Refuse the event codes 2, 3, ... (competing causes) given to an all-cause estimand, with a message saying
+    how to declare them; other non-0/1 codes are left to the 0/1 check."""
+    found = competing_codes(event)
+    if found:
+        n = int(np.isin(np.asarray(event, dtype=float), found).sum())
+        raise ValueError(f"event has the codes {found} ({n} rows) but estimand {estimand!r} is all-cause (event "
+                         f"0/1): if they are competing causes, declare them, e.g. CensoredCATE(estimand='cif', "
+                         f"cause=1, causes={[1, *found]}); otherwise recode event to 0/1")

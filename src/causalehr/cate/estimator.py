@@ -25,7 +25,13 @@ from ..nuisance import (
     positivity_report,
 )
 from ..nuisance.base import allows_nan, check_predict_covariates
-from .competing import COMPETING_ESTIMANDS, check_competing_data, competing_functional, competing_pseudo_outcomes
+from .competing import (
+    COMPETING_ESTIMANDS,
+    check_all_cause_event,
+    check_competing_data,
+    competing_functional,
+    competing_pseudo_outcomes,
+)
 from .pseudo import ESTIMANDS, censoring_pseudo_outcomes, dr_scores, functional, time_grid
 from .selection import check_selection, fit_auto, predict_auto
 
@@ -448,6 +454,7 @@ class CensoredCATE(BaseEstimator):
             time, event = check_competing_data(time, event, estimand=self.estimand, cause=self.cause,
                                                causes=self.causes, horizon=self.horizon, n=len(X))
         else:
+            check_all_cause_event(event, self.estimand)
             time, event = check_survival_outcome(time, event, len(X))
         return X, a, time, event
 
@@ -537,10 +544,10 @@ class CensoredCATE(BaseEstimator):
 
     def _curves(self, model, X, arm):
         """Curves on the grid that the estimand reads, for arm ``arm``: (S,), or (S, F_cause) with competing risks."""
-        surv = model.predict_survival(X, arm, self.grid_)
         if not self._competing():
-            return (surv,)
-        return surv, model.predict_cumulative_incidence(X, arm, self.grid_)[:, :, self.cause - 1]
+            return (model.predict_survival(X, arm, self.grid_),)
+        surv, cif = model.predict_survival_and_incidence(X, arm, self.grid_)
+        return surv, cif[:, :, self.cause - 1]
 
     def _functional(self, surv, cif=None):
         if self._competing():
@@ -643,7 +650,8 @@ def fit_cate(df, covariates, *, horizon, treatment="treatment", time="time", eve
     horizon : float
         tau, required: it defines the estimand (see :class:`CensoredCATE`).
     treatment, time, event : str, default="treatment", "time", "event"
-        Columns of the 0/1 treatment, the follow-up time and the 0/1 event.
+        Columns of the 0/1 treatment, the follow-up time and the 0/1 event (with a competing-risks estimand,
+        0 or the cause k of the event).
     groups : str, default=None
         Column whose values cross-fitting keeps together (e.g. the centre), see :meth:`CensoredCATE.fit`.
     **kwargs
@@ -665,7 +673,8 @@ def fit_cate(df, covariates, *, horizon, treatment="treatment", time="time", eve
     """
     from ..data import validate_cohort
 
-    validate_cohort(df, covariates, treatment=treatment, time=time, event=event)
+    validate_cohort(df, covariates, treatment=treatment, time=time, event=event,
+                    competing=kwargs.get("estimand") in COMPETING_ESTIMANDS)
     if groups is not None and groups not in df.columns:
         raise ValueError(f"groups column {groups!r} is missing; available columns: {list(df.columns)}")
     X = df[list(covariates)].to_numpy(dtype=float)

@@ -110,12 +110,22 @@ class ArmSurvival(BaseEstimator):
 
     def predict_cumulative_incidence(self, X, arm, times):
         """F_k(times | x, a = arm) of each cause k for a competing-risks ``model`` (see
-        :mod:`causalehr.nuisance.competing`), shape (n, len(times), n_causes_); 0 where the arm had no event."""
+        :mod:`causalehr.nuisance.competing`), shape (n, len(times), n_causes_); 0 where the arm had no event; held
+        after the arm's last time as :meth:`predict_survival` with ``hold_after_last``."""
         check_is_fitted(self)
         X = np.asarray(X, dtype=float)
         model = self.models_[0 if self.treatment_as_feature else arm]
+        if self.hold_after_last:
+            times = np.minimum(np.asarray(times, dtype=float), self.last_time_[arm])
         if model is None:
             return np.zeros((len(X), len(np.atleast_1d(times)), self.n_causes_))
         if self.treatment_as_feature:
             X = self._with_arm(X, arm)
         return model.predict_cumulative_incidence(X, times)
+
+    def predict_survival_and_incidence(self, X, arm, times):
+        """(S, F) of a competing-risks ``model`` from one prediction: F as :meth:`predict_cumulative_incidence`
+        and the event-free survival S = 1 - sum_k F_k (floored at 0), which every competing-risks model of
+        :mod:`causalehr.nuisance.competing` satisfies; half the work of calling both predictions."""
+        cif = self.predict_cumulative_incidence(X, arm, times)
+        return np.maximum(1.0 - cif.sum(axis=2), 0.0), cif
