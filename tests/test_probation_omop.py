@@ -85,3 +85,36 @@ def test_bad_variable_definitions_are_named():
     bad.loc[bad["variable"] == "age", "after"] = "visit_date"
     with pytest.raises(ValueError, match="OMOP variable 'age': 'after' names 'visit_date', which is not a variable"):
         omop_variables(bad)
+
+
+def test_categorical_variable_from_value_as_concept_id_by_hand():
+    """A stage read as the value_as_concept_id of the first measurement of its set, per version: the AI version's
+    wrong stage for person 2 and missing stage for person 3 arrive as such, and a version without the column is
+    named."""
+    variables = pd.DataFrame([("diagnosis_date", "date", "condition", "type2_diabetes", "first_date", None),
+                              ("stage", "categorical", "measurement", "hba1c", "first_concept", None)],
+                             columns=["variable", "type", "domain", "concepts", "rule", "after"])
+    person = pd.DataFrame({"person_id": [1, 2, 3], "gender_concept_id": 8532, "year_of_birth": 1950,
+                           "birth_datetime": pd.NaT, "care_site_id": 1})
+    condition = pd.DataFrame({"person_id": [1, 2, 3], "condition_concept_id": 201826,
+                              "condition_start_date": pd.to_datetime(["2015-01-01"] * 3)})
+
+    def measurement(persons, days, stages):
+        return pd.DataFrame({"person_id": persons, "measurement_concept_id": 3004410,
+                             "measurement_date": pd.to_datetime("2015-01-01") + pd.to_timedelta(days, unit="D"),
+                             "value_as_number": np.nan, "value_as_concept_id": stages})
+
+    # person 1: two rows, the first (day 3) gives stage 1001; person 2: stage 1003
+    reference = {"person": person, "condition_occurrence": condition,
+                 "measurement": measurement([1, 1, 2, 3], [5, 3, 1, 2], [1002, 1001, 1003, 1002])}
+    ai = {**reference, "measurement": measurement([1, 2], [3, 1], [1001, 1004])}
+    ref = extract_variables(reference, variables, "reference")
+    assert ref["stage"].tolist() == ["1001", "1003", "1002"]
+    got = extract_variables(ai, variables, "ai")
+    assert got["stage"].tolist()[:2] == ["1001", "1004"] and pd.isna(got["stage"].iloc[2])
+    back = extract_variables(write_version(ref, variables), variables, "written")
+    assert back["stage"].tolist() == ref["stage"].tolist()
+    no_column = {**reference, "measurement": reference["measurement"].drop(columns="value_as_concept_id")}
+    with pytest.raises(ValueError, match="version 'manual', variable 'stage': rule first_concept needs the column "
+                                         "value_as_concept_id in OMOP table measurement"):
+        extract_variables(no_column, variables, "manual")

@@ -8,6 +8,8 @@ concept ids), ``rule`` and ``after`` (optional: the date variable after which a 
 * ``first_date``: date of the first row of the concept set (the domain's start date; death: death_date);
 * ``any``: 1 when the person has a row of the set, else 0 (binary);
 * ``first_value``: value_as_number of the first measurement of the set (numeric);
+* ``first_concept``: value_as_concept_id of the first row of the set, as text (categorical: a stage, a biomarker
+  status; measurement or observation-like tables that carry the column);
 * ``gender``: 1 for female (gender_concept_id 8532), 0 for male (binary, person table);
 * ``age``: years from birth_datetime to the ``after`` date (numeric, person table);
 * ``period_end``: the end of the person's last observation period (date).
@@ -31,7 +33,7 @@ from causalehr.omop.cdm import CONCEPT_IDS, DOMAINS, GENDER
 
 from .spec import ProbationData, validate_spec
 
-RULES = ("first_date", "any", "first_value", "gender", "age", "period_end")
+RULES = ("first_date", "any", "first_value", "first_concept", "gender", "age", "period_end")
 OMOP_DOMAINS = (*DOMAINS, "death", "person", "observation_period")
 DAYS_PER_YEAR = 365.25
 _EPOCH = pd.Timestamp("1970-01-01")
@@ -154,6 +156,11 @@ def _rows(tables, row, version):
     cols = {"person_id": t["person_id"].to_numpy(), "date": _date(t[date_col]).to_numpy()}
     if "value_as_number" in t.columns:
         cols["value"] = t["value_as_number"].to_numpy(float)
+    if row["rule"] == "first_concept":
+        if "value_as_concept_id" not in t.columns:
+            raise ValueError(f"version '{version}', variable '{row['variable']}': rule first_concept needs the column "
+                             f"value_as_concept_id in OMOP table {name}; columns found: {list(t.columns)}")
+        cols["value"] = t["value_as_concept_id"].astype("Int64").astype("string").to_numpy()
     return pd.DataFrame(cols)
 
 
@@ -178,7 +185,7 @@ def _extract(tables, row, done, version) -> pd.Series:
     if rule == "any":
         flag = pd.Series(index.isin(first.index).astype(float), index=index)
         return flag.where(done[after].notna(), np.nan) if after is not None else flag
-    if rule == "first_value":
+    if rule in ("first_value", "first_concept"):
         return first["value"].reindex(index)
     return _date(first["date"].reindex(index)).set_axis(index)
 
@@ -252,13 +259,13 @@ def write_version(wide: pd.DataFrame, variables: pd.DataFrame) -> dict[str, pd.D
             person["year_of_birth"] = birth.dt.year.fillna(0).astype(np.int64).to_numpy()
         elif row["rule"] == "period_end":
             end = x
-        elif row["rule"] in ("first_date", "first_value"):
+        elif row["rule"] in ("first_date", "first_value", "first_concept"):
             present = x.notna().to_numpy()
             date = x if row["rule"] == "first_date" else anchor
             concept = _concepts(row, variables, wide)
-            tables[_table(row)].append(_domain_rows(row, ids[present], date.to_numpy()[present],
-                                                   x.to_numpy(float)[present] if row["rule"] == "first_value" else None,
-                                                   concept=concept[present]))
+            values = None if row["rule"] == "first_date" else x.to_numpy()[present]
+            tables[_table(row)].append(_domain_rows(row, ids[present], date.to_numpy()[present], values,
+                                                   concept=concept[present], as_concept=row["rule"] == "first_concept"))
             if row["rule"] == "first_date":
                 dated_sets[row["concept_ids"]] = x
         else:  # any
@@ -298,7 +305,7 @@ def _concepts(row, variables, wide) -> np.ndarray:
     return concept
 
 
-def _domain_rows(row, person_ids, dates, values, name=None, concept=None) -> pd.DataFrame:
+def _domain_rows(row, person_ids, dates, values, name=None, concept=None, as_concept=False) -> pd.DataFrame:
     name = name or _table(row)
     if name == "death":
         return pd.DataFrame({"person_id": np.asarray(person_ids, np.int64), "death_date": _date(dates).to_numpy(),
@@ -308,8 +315,10 @@ def _domain_rows(row, person_ids, dates, values, name=None, concept=None) -> pd.
         concept = row["concept_ids"][0] if row is not None else 0
     out = pd.DataFrame({"person_id": np.asarray(person_ids, np.int64), concept_col: np.int64(concept),
                         date_col: _date(dates).to_numpy()})
+    if as_concept:
+        out["value_as_concept_id"] = pd.array(pd.to_numeric(values), dtype="Int64")
     if name == "measurement":
-        out["value_as_number"] = np.asarray(values, float) if values is not None else np.nan
+        out["value_as_number"] = np.asarray(values, float) if values is not None and not as_concept else np.nan
     return out
 
 
