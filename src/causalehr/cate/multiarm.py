@@ -6,15 +6,14 @@ and replaces the propensity by a multinomial (generalised) propensity and the AI
 """
 
 import copy
-import warnings
 
 import numpy as np
 import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
-from ..nuisance import ArmSurvival, PositivityWarning, positivity_report
+from ..nuisance import ArmSurvival, positivity_report
 from ..nuisance.base import check_predict_covariates
-from ..nuisance.propensity import _patients
+from ..nuisance.propensity import _patients, raise_or_warn
 from .estimator import CensoredCATE, wald_interval
 from .pseudo import ESTIMANDS, arm_scores, time_grid
 
@@ -72,10 +71,7 @@ def arm_positivity(propensity, treatment, levels, groups=None, *, min_propensity
             if group == "all" and n_below:
                 failures.append(f"generalised propensity of arm {arm!r} is below {min_propensity:g} for "
                                 f"{_patients(n_below, min_count)} (smallest {ea.min():.4g})")
-    if failures and errors == "raise":
-        raise ValueError("; ".join(failures))
-    for message in failures:
-        warnings.warn(message, PositivityWarning, stacklevel=3)
+    raise_or_warn(failures, errors)
     table = pd.DataFrame(rows)
     for column in ("n", "n_below"):
         table[column] = table[column].where((table[column] == 0) | (table[column] >= min_count))
@@ -149,6 +145,7 @@ class MultiArmCATE(CensoredCATE):
 
     Examples
     --------
+    >>> import warnings
     >>> import warnings
     >>> from sklearn.linear_model import LinearRegression
     >>> from causalehr.cate import MultiArmCATE

@@ -67,6 +67,15 @@ def _patients(count, min_count):
     return f"{count} patients" if count >= min_count else f"fewer than {min_count} patients"
 
 
+def raise_or_warn(failures, errors):
+    """Raise the positivity failures as one ValueError (``errors="raise"``) or warn each as a PositivityWarning,
+    attributed to the caller of the report."""
+    if failures and errors == "raise":
+        raise ValueError("; ".join(failures))
+    for message in failures:
+        warnings.warn(message, PositivityWarning, stacklevel=4)
+
+
 def positivity_report(g_min, propensity, horizon, *, min_censoring_survival=0.05, propensity_bounds=(0.02, 0.98),
                       min_count=10, errors="warn"):
     """Summarise positivity and warn (PositivityWarning) naming the values under the thresholds, or raise
@@ -93,10 +102,7 @@ def positivity_report(g_min, propensity, horizon, *, min_censoring_survival=0.05
     if n_bad_e:
         failures.append(f"propensity score outside [{lo:g}, {hi:g}] for {_patients(n_bad_e, min_count)} "
                         f"(range {e.min():.4g} to {e.max():.4g})")
-    if failures and errors == "raise":
-        raise ValueError("; ".join(failures))
-    for message in failures:
-        warnings.warn(message, PositivityWarning, stacklevel=3)
+    raise_or_warn(failures, errors)
     report = {"min_censoring_survival": float(g_min.min()), "n_censoring_survival_below": n_low_g}
     if propensity is not None:
         report.update(propensity_min=float(e.min()), propensity_max=float(e.max()), n_propensity_outside=n_bad_e)
