@@ -13,13 +13,13 @@ ends with the best method of the compendium minus CSF, paired by training cohort
 chosen settings x methods only and replaces their rows in an earlier output (the other rows, grf's included,
 stay).
 ``speed``: fast path (cross-fitted DiscreteTimeHazard nuisances, AIPCW pseudo-outcomes, DR-learner) on a
-simulated EHR-like cohort; reports seconds per stage and the peak resident memory of the process (with
+simulated EHR-like cohort, the folds fitted in ``--threads`` worker processes; reports seconds per stage and the
+peak resident memory of the process and its workers together (with
 ``--out``, appended as one row with the threads and the load average of the machine).
 """
 
 import argparse
 import os
-import resource
 import subprocess
 import tempfile
 import time
@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from peak_memory import PeakMemory
 from threadpoolctl import threadpool_limits
 
 from causalehr.cate import CensoredCATE
@@ -99,7 +100,7 @@ def csf_table(df):
             ).unstack("method").reset_index()
 
 
-def speed(n, p, seed=0):
+def speed(n, p, seed=0, n_jobs=None):
     from causalehr.nuisance import DiscreteTimeHazard
 
     rng = np.random.default_rng(seed)
@@ -112,15 +113,16 @@ def speed(n, p, seed=0):
     tm, ev = np.minimum(T, C), (T <= C).astype(int)
     print(f"simulated n={n} p={p}: {time.perf_counter() - t0:.1f} s, event rate {ev.mean():.2f}", flush=True)
     t0 = time.perf_counter()
-    est = CensoredCATE(horizon=10.0, method="aipcw-dr", n_folds=2, random_state=0,
+    est = CensoredCATE(horizon=10.0, method="aipcw-dr", n_folds=2, random_state=0, n_jobs=n_jobs,
                        event_model=DiscreteTimeHazard(n_bins=10), censoring_model=DiscreteTimeHazard(n_bins=10))
-    est.fit(X, a, tm, ev)
-    fit_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    tau = est.effect(X)
-    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6  # kilobytes on Linux
-    ate, lower, upper = est.ate_interval()
-    effect_s = time.perf_counter() - t0
+    with PeakMemory() as peak:
+        est.fit(X, a, tm, ev)
+        fit_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        tau = est.effect(X)
+        ate, lower, upper = est.ate_interval()
+        effect_s = time.perf_counter() - t0
+    peak_gb = peak.gb
     print(f"fit {fit_s:.1f} s, effect {effect_s:.1f} s, peak memory {peak_gb:.2f} GB, "
           f"ATE {ate:.3f} ({lower:.3f}, {upper:.3f}), CATE range {tau.min():.3f}..{tau.max():.3f}", flush=True)
     return {"n": n, "p": p, "fit_seconds": round(fit_s, 1), "effect_seconds": round(effect_s, 1),
@@ -197,7 +199,7 @@ def main():
             args.p = args.p or 15
             run_csf(args)
         else:
-            row = speed(args.n, args.p or 20)
+            row = speed(args.n, args.p or 20, n_jobs=args.threads)
             if args.out:  # one row per run appended, with the threads and the load of the machine
                 out = Path(args.out)
                 pd.DataFrame([{**row, "threads": args.threads}]).to_csv(out, mode="a", header=not out.exists(),

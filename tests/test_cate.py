@@ -9,7 +9,8 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
 from causalehr.cate import CensoredCATE, censoring_pseudo_outcomes, dr_scores, fit_cate, time_grid
-from causalehr.nuisance import DiscreteTimeHazard, SksurvSurvival
+from causalehr.nuisance import DiscreteTimeHazard, MarginalKaplanMeier, SksurvSurvival
+from causalehr.simulate import simulate
 
 TAU = 1.0
 
@@ -314,3 +315,20 @@ def test_groups_errors():
         CensoredCATE(horizon=TAU).fit(X, a, t, d, groups=np.arange(400) % 4)
     with pytest.raises(ValueError, match=r"^groups must have 400 rows like X, got 399$"):
         CensoredCATE(horizon=TAU).fit(X, a, t, d, groups=np.arange(399))
+
+
+def test_folds_in_worker_processes_give_the_same_fit_and_keep_the_folds_warnings():
+    from sklearn.exceptions import ConvergenceWarning
+
+    cohort = simulate("csf2", 400, seed=3)
+    d = cohort.data
+    X = d[cohort.covariates].to_numpy()
+    effects = []
+    for n_jobs in (None, 2):
+        est = CensoredCATE(horizon=2.0, n_folds=2, random_state=0, n_jobs=n_jobs,
+                           event_model=MarginalKaplanMeier(), censoring_model=MarginalKaplanMeier(),
+                           propensity_model=LogisticRegression(max_iter=1))  # warns in every fold
+        with pytest.warns(ConvergenceWarning):
+            est.fit(X, d["treatment"], d["time"], d["event"])
+        effects.append(est.effect(X))
+    np.testing.assert_array_equal(effects[0], effects[1])

@@ -8,6 +8,7 @@ from functools import partial
 from typing import NamedTuple
 
 import numpy as np
+from joblib import Parallel, delayed
 from scipy.stats import norm
 from sklearn.base import BaseEstimator, clone
 from sklearn.ensemble import HistGradientBoostingRegressor
@@ -36,6 +37,14 @@ from .pseudo import ESTIMANDS, censoring_pseudo_outcomes, dr_scores, functional,
 from .selection import check_selection, fit_auto, predict_auto
 
 _CHUNK = 100_000  # patients predicted at once in cross-fitting
+
+
+def _warnings_kept(func, *args):
+    """``func(*args)`` and the warnings it raised (a joblib worker process would lose them)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = func(*args)
+    return result, caught
 
 
 def is_econml_learner(model):
@@ -228,8 +237,8 @@ class CensoredCATE(BaseEstimator):
     propensity_bounds : tuple of float, default=(0.02, 0.98)
         PositivityWarning when a propensity score is outside.
     n_jobs : int, default=None
-        joblib workers of the default causal forest (None: one, not econml's every core, so that a workflow job
-        uses the threads it was given).
+        joblib workers of the cross-fitting folds (processes) and of the default causal forest (None: one, not
+        econml's every core, so that a workflow job uses the threads it was given).
     cause : int, default=1
         Cause k of the competing-risks estimands (unused by "rmst" and "surv").
     causes : sequence of int, default=None
@@ -514,33 +523,45 @@ class CensoredCATE(BaseEstimator):
     def _cross_fit_arms(self, X, a, time, event, n_arms):
         """Cross-fitted nuisances of arms 0..n_arms - 1, per patient: "mu" (n, n_arms) = E[f(T) | x, arm],
         "propensity" (n, n_arms) = P(A = arm | x) (generalised propensity), and the IPCW/AIPCW pseudo-outcomes
-        of the patient's own arm ("target", "weight", "ipcw", "aipcw", "g_tau")."""
-        n = len(X)
-        out = {k: np.empty(n) for k in ("target", "weight", "ipcw", "aipcw", "g_tau")}
-        out["mu"], out["propensity"] = np.empty((n, n_arms)), np.empty((n, n_arms))
+        of the patient's own arm ("target", "weight", "ipcw", "aipcw", "g_tau"). With ``n_jobs`` > 1 the folds
+        are fitted in joblib worker processes; their warnings are raised again here."""
         censored = ((event == 0) & (time < self.horizon_)).astype(np.int8)  # later censoring does not matter
-        for k in range(self.n_folds):
-            train, test = np.flatnonzero(self.folds_ != k), np.flatnonzero(self.folds_ == k)
-            ev = ArmSurvival(self._event_model(), self.treatment_as_feature, self.extrapolate, n_arms)
-            ev.fit(X[train], a[train], time[train], event[train])
-            ce = ArmSurvival(self._survival_model(self.censoring_model, self.horizon_), self.treatment_as_feature,
-                             self.extrapolate, n_arms)
-            ce.fit(X[train], a[train], time[train], censored[train])
-            ps = self._propensity().fit(X[train], a[train])
-            for s in range(0, len(test), _CHUNK):
-                idx = test[s:s + _CHUNK]
-                xi, ai = X[idx], a[idx]
-                curves = [self._curves(ev, xi, arm) for arm in range(n_arms)]
-                g = np.empty_like(curves[0][0])
-                for arm in range(n_arms):  # censoring survival of the patient's own arm only
-                    g[ai == arm] = ce.predict_survival(xi[ai == arm], arm, self.grid_)
-                own = [np.choose(ai[:, None], per_arm) for per_arm in zip(*curves)]
-                po = self._pseudo_outcomes(time[idx], event[idx], own, g)
-                out["mu"][idx] = np.column_stack([self._functional(*c) for c in curves])
-                out["propensity"][idx] = ps.predict_proba(xi)[:, np.searchsorted(ps.classes_, np.arange(n_arms))]
-                for k in po._fields:
-                    out[k][idx] = getattr(po, k)
+        parts = Parallel(n_jobs=self.n_jobs)(delayed(_warnings_kept)(self._fit_fold, k, X, a, time, event, censored,
+                                                                     n_arms) for k in range(self.n_folds))
+        out = {key: np.empty((len(X),) + value.shape[1:]) for key, value in parts[0][0][1].items()}
+        for (test, part), caught in parts:
+            for w in caught:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+            for key, value in part.items():
+                out[key][test] = value
         return out
+
+    def _fit_fold(self, k, X, a, time, event, censored, n_arms):
+        """Nuisances fitted outside fold ``k`` and predicted on it: (its patients, their nuisances)."""
+        train, test = np.flatnonzero(self.folds_ != k), np.flatnonzero(self.folds_ == k)
+        ev = ArmSurvival(self._event_model(), self.treatment_as_feature, self.extrapolate, n_arms)
+        ev.fit(X[train], a[train], time[train], event[train])
+        ce = ArmSurvival(self._survival_model(self.censoring_model, self.horizon_), self.treatment_as_feature,
+                         self.extrapolate, n_arms)
+        ce.fit(X[train], a[train], time[train], censored[train])
+        ps = self._propensity().fit(X[train], a[train])
+        out = {k: np.empty(len(test)) for k in ("target", "weight", "ipcw", "aipcw", "g_tau")}
+        out["mu"], out["propensity"] = np.empty((len(test), n_arms)), np.empty((len(test), n_arms))
+        for s in range(0, len(test), _CHUNK):
+            rows = slice(s, s + _CHUNK)
+            idx = test[rows]
+            xi, ai = X[idx], a[idx]
+            curves = [self._curves(ev, xi, arm) for arm in range(n_arms)]
+            g = np.empty_like(curves[0][0])
+            for arm in range(n_arms):  # censoring survival of the patient's own arm only
+                g[ai == arm] = ce.predict_survival(xi[ai == arm], arm, self.grid_)
+            own = [np.choose(ai[:, None], per_arm) for per_arm in zip(*curves)]
+            po = self._pseudo_outcomes(time[idx], event[idx], own, g)
+            out["mu"][rows] = np.column_stack([self._functional(*c) for c in curves])
+            out["propensity"][rows] = ps.predict_proba(xi)[:, np.searchsorted(ps.classes_, np.arange(n_arms))]
+            for key in po._fields:
+                out[key][rows] = getattr(po, key)
+        return test, out
 
     def _curves(self, model, X, arm):
         """Curves on the grid that the estimand reads, for arm ``arm``: (S,), or (S, F_cause) with competing risks."""
