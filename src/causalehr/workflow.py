@@ -57,9 +57,10 @@ STAGES: dict[str, tuple[str, str | None, dict[str, Output]]] = {
         "values": Output("values.yml", paper="values")}),
     "casestudy": ("casestudy/{dataset}", None, {
         **{t: Output(f"{t}.parquet") for t in ("ate", "calibration", "calibration_test", "rate", "toc", "drivers",
-                                                "cate_summary")},
+                                                "cate_summary", "rule", "rule_leaves", "markers")},
         "figure": Output("figures/casestudy_{dataset}.png", paper="figure"),
         "table": Output("tables/casestudy_{dataset}_ate.md", paper="table"),
+        "table_rule": Output("tables/casestudy_{dataset}_rule.md", paper="table"),
         "values": Output("values.yml", paper="values")}),
     "yardstick": ("casestudy/yardstick/{dataset}", None, {
         "replications": Output("replications.parquet"), "summary": Output("summary.parquet"),
