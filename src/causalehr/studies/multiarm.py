@@ -114,7 +114,8 @@ def run(*, n: int, seed: int, replication: int = 0, simulation: Mapping, estimat
         horizon: float = 3.0, max_depth: int = 2, min_samples_leaf: int = 50, conformal: Mapping) -> dict:
     """One replication (module docstring): {"contrasts": one row per pair of classes (estimate, lower, upper,
     truth, cate_mse), "policies": one row per policy and measure ("value" of the policy, "gain" of the rule over
-    it; estimate, lower, upper, truth; the rule's row also its true regret, oracle value and agreement),
+    it; estimate, lower, upper, truth; the rule's row also its true regret, oracle value and agreement, the SE of
+    its value and the largest inverse propensity among the patients whose own arm is the one assigned),
     "conformal": one row per conformal replication (``conformal["replications"]`` of ``conformal["n"]`` patients,
     ``conformal["n_test"]`` new ones) and level}. Aggregates only."""
     start = time.perf_counter()
@@ -147,8 +148,11 @@ def run(*, n: int, seed: int, replication: int = 0, simulation: Mapping, estimat
                 policies.append({"replication": replication, "policy": r.policy, "measure": "gain",
                                  "estimate": r.rule_gain, "lower": r.rule_gain_lower, "upper": r.rule_gain_upper,
                                  "truth": truths["rule"] - truths[r.policy]})
+        own = observed == rule.held_out_arm_  # patients whose score of the assigned arm carries an inverse weight
+        e = np.clip(est.nuisances_["propensity"][np.arange(len(observed)), observed], 1e-3, 1)
         policies[0].update(regret=regret["regret"], oracle_value=regret["oracle_value"],
-                           agreement=regret["agreement"])
+                           agreement=regret["agreement"], se=float(rule.values_["se"].iloc[0]),
+                           max_weight=float((1 / e[own]).max()))
         conformal_rows = [{"replication": replication, "conformal_rep": k, **row}
                           for k in range(conformal["replications"])
                           for row in conformal_coverage(conformal["n"], conformal["n_test"], conformal["levels"],
