@@ -43,6 +43,7 @@ def test_summarise_recovers_hand_computed_values():
     assert p.loc[("all dpp4", "gain"), "bias"] == pytest.approx((-0.1 + 0.15) / 2)
     assert p.loc[("all dpp4", "gain"), "truth"] == pytest.approx(0.225)
     r = s["regret"].iloc[0]
+    assert (r["miss_above"], r["miss_below"]) == (0.5, 0.0)  # [2.75, 2.85] lies above the truth 2.7: too high
     assert (r["regret"], r["regret_mcse"], r["agreement"]) == (pytest.approx(0.2), pytest.approx(0.1),
                                                                pytest.approx(0.6))
     f = s["conformal"].iloc[0]

@@ -171,16 +171,20 @@ def _mean_mcse(frame: pd.DataFrame, by: str | list[str], columns: Sequence[str])
 def summarise(contrasts: pd.DataFrame, policies: pd.DataFrame, conformal: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Over the replications, with Monte Carlo SEs: per contrast the bias, empirical SE, RMSE, coverage and width of
     the ATE's interval and the mean CATE MSE ("contrasts"); per policy and measure the same for the held-out value
-    and the rule's gain, and for the rule its mean true regret, oracle value and agreement ("policies", "regret");
+    and the rule's gain, and for the rule its mean true regret, oracle value and agreement and the shares of
+    replications whose value interval lies wholly above (``miss_above``: the estimate too high) or below the truth
+    ("policies", "regret");
     per level the mean coverage of the individual-effect and arm intervals and the effect interval's width
     ("conformal")."""
     by = ("contrast", "estimand")  # grouped by two keys, as the shared summary expects (all RMST)
     out = summarise_replications(contrasts.assign(estimand="rmst"), by=by)
     cate = _mean_mcse(contrasts, "contrast", ["cate_mse"]).set_index("contrast")
     out = out.join(cate[["cate_mse", "cate_mse_mcse"]], on="contrast").drop(columns="estimand")
-    rule = policies[policies["policy"] == "rule"]
+    rule = policies[(policies["policy"] == "rule") & (policies["measure"] == "value")]
+    rule = rule.assign(all="rule", miss_above=(rule["truth"] < rule["lower"]).astype(float),
+                       miss_below=(rule["truth"] > rule["upper"]).astype(float))
     return {"contrasts": out, "policies": summarise_replications(policies, by=("policy", "measure")),
-            "regret": _mean_mcse(rule.assign(all="rule"), "all", ["regret", "oracle_value", "agreement"]),
+            "regret": _mean_mcse(rule, "all", ["regret", "oracle_value", "agreement", "miss_above", "miss_below"]),
             "conformal": _mean_mcse(conformal, "level", ["effect_coverage", "effect_width", "arm0_coverage",
                                                          "arm1_coverage"])}
 
@@ -284,7 +288,7 @@ def multiarm_values(summary: Mapping[str, pd.DataFrame], example: Mapping, setti
             k: fmt(getattr(r, k)) for k in ("truth", "bias", "bias_mcse", "coverage", "coverage_mcse")}
     rule = summary["regret"].iloc[0]
     values["rule"] = {k: fmt(rule[k]) for k in ("regret", "regret_mcse", "oracle_value", "oracle_value_mcse",
-                                                "agreement", "agreement_mcse")}
+                                                "agreement", "agreement_mcse", "miss_above", "miss_below")}
     conformal = summary["conformal"]
     values["conformal"] = {f"l{round(100 * r.level)}": {k: fmt(getattr(r, k)) for k in (
         "effect_coverage", "effect_coverage_mcse", "effect_width", "effect_width_mcse", "arm0_coverage",
