@@ -37,6 +37,11 @@ if DESIGN:  # the design-matters study runs when the config has a `design` block
     include: "workflow/rules/design.smk"
 
 
+if MULTIARM:  # which treatment for whom runs when the config has a `multiarm` block
+
+    include: "workflow/rules/multiarm.smk"
+
+
 include: "workflow/rules/paper.smk"
 
 
@@ -45,3 +50,4 @@ rule all:
         rules.paper.output,
         rules.trial_report.output,
         design_report_outputs(),
+        multiarm_report_outputs(),

@@ -24,41 +24,16 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from causalehr.cate.conformal import ConformalITE  # noqa: E402
-
-TAU = 1.5
-
-
-def draw(n, rng, shape=1.0):
-    """Covariates, treatment, both potential times and the censoring time of ``n`` patients."""
-    X = rng.uniform(size=(n, 3))
-    a = rng.binomial(1, 0.2 + 0.6 * X[:, 0])
-    rate0 = np.exp(0.8 * X[:, 1])
-    rate1 = rate0 * np.exp(-0.7 * (X[:, 2] > 0.5))
-    t0, t1 = ((rng.standard_exponential(n) / rate) ** (1 / shape) for rate in (rate0, rate1))
-    c = rng.uniform(0.5, 4, n) * np.exp(-0.5 * X[:, 1])
-    return X, a, t0, t1, c
+from causalehr.studies.multiarm import conformal_coverage  # noqa: E402
 
 
 def replication(n, seed, shape, n_test=5000):
-    rng = np.random.default_rng(seed)
-    X, a, t0, t1, c = draw(n, rng, shape)
-    t = np.where(a == 1, t1, t0)
+    """One replication at levels 0.90 and 0.95 (:func:`causalehr.studies.multiarm.conformal_coverage`; seconds: fit
+    and checks)."""
     start = time.perf_counter()
-    model = ConformalITE(horizon=TAU, random_state=seed).fit(X, a, np.minimum(t, c), (t <= c).astype(int), c)
+    rows = conformal_coverage(n, n_test, (0.90, 0.95), seed, shape)
     seconds = time.perf_counter() - start
-    Xt, _, s0, s1, _ = draw(n_test, rng, shape)
-    y0, y1 = np.minimum(s0, TAU), np.minimum(s1, TAU)
-    rows = []
-    for alpha in (0.10, 0.05):
-        iv = model.predict_interval(Xt, alpha)
-        ite = y1 - y0
-        rows.append({"seed": seed, "shape": shape, "level": 1 - alpha, "seconds": seconds,
-                     "effect_coverage": np.mean((iv["effect_lower"] <= ite) & (ite <= iv["effect_upper"])),
-                     "effect_width": np.mean(iv["effect_upper"] - iv["effect_lower"]),
-                     "arm0_coverage": np.mean((iv["lower0"] <= y0) & (y0 <= iv["upper0"])),
-                     "arm1_coverage": np.mean((iv["lower1"] <= y1) & (y1 <= iv["upper1"]))})
-    return rows
+    return [{"seed": seed, "shape": shape, "seconds": seconds, **row} for row in rows]
 
 
 def main():

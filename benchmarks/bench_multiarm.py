@@ -9,7 +9,9 @@ Carlo standard errors: the bias and the coverage of the 95% influence-function i
 against the sample truth; the true regret of the held-out rule against the optimal class, its true gain over the
 best single class, the agreement with the optimal class, and the coverage of the held-out value interval of the
 true value of the held-out assignments; seconds per replication. Scenario: complete covariates, administrative
-follow-up 3-8 years, 75% censored, heterogeneity 2.
+follow-up 3-8 years, 75% censored, heterogeneity 2. ``--oracle``: the same for a rule learned and valued on arm
+scores whose outcome means and propensities are the simulator's (is the value interval's under-coverage the
+nuisances'?).
 """
 
 import os
@@ -25,7 +27,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from sklearn.linear_model import LinearRegression  # noqa: E402
 
-from causalehr.cate import MultiArmCATE, learn_rule  # noqa: E402
+from causalehr.cate import MultiArmCATE, PolicyRule, learn_rule  # noqa: E402
+from causalehr.cate.pseudo import arm_scores  # noqa: E402
 from causalehr.metrics import rule_regret  # noqa: E402
 from causalehr.nuisance import LifelinesCoxSurvival, PositivityWarning  # noqa: E402
 from causalehr.simulate import simulate  # noqa: E402
@@ -34,8 +37,21 @@ SIMULATION = dict(drug_classes=True, missingness=0.0, horizon=3.0, min_follow_up
                   censoring_rate=0.75, heterogeneity=2.0)
 
 
-def replication(n, seed, depth):
-    """One replication: rows of the contrasts (kind "ate") and one row of the rule (kind "rule")."""
+def rule_row(seed, kind, rule, mu):
+    """The rule's row: held-out value against the true value of its held-out assignments, regret, gains."""
+    true = rule_regret(rule.held_out_arm_, mu)
+    value = rule.values_.set_index("policy").loc["rule"]
+    return {"seed": seed, "kind": kind, "contrast": kind, "estimate": value["value"], "truth": true["value"],
+            "covered": value["lower"] <= true["value"] <= value["upper"], "regret": true["regret"],
+            "gain_over_best_single": true["value"] - true["best_single_value"],
+            "oracle_gain_over_best_single": true["oracle_value"] - true["best_single_value"],
+            "agreement": true["agreement"]}
+
+
+def replication(n, seed, depth, oracle=False):
+    """One replication: rows of the contrasts (kind "ate") and one row of the rule (kind "rule"); with ``oracle``
+    also the row of a rule learned and valued on arm scores whose outcome means and propensities are the
+    simulator's true ones (kind "rule_oracle"; the AIPCW outcomes stay estimated)."""
     start = time.perf_counter()
     c = simulate("ehr_diabetes", n, seed=seed, **SIMULATION)
     d, X = c.data, c.data[c.covariates].to_numpy()
@@ -52,13 +68,14 @@ def replication(n, seed, depth):
         truth = float(np.mean(mu[:, list(est.arms_).index(r.arm)] - mu[:, list(est.arms_).index(r.other)]))
         rows.append({"seed": seed, "kind": "ate", "contrast": f"{r.arm} - {r.other}", "estimate": r.estimate,
                      "truth": truth, "covered": r.lower <= truth <= r.upper, "seconds": seconds})
-    true = rule_regret(rule.held_out_arm_, mu)
-    value = rule.values_.set_index("policy").loc["rule"]
-    rows.append({"seed": seed, "kind": "rule", "contrast": "rule", "estimate": value["value"],
-                 "truth": true["value"], "covered": value["lower"] <= true["value"] <= value["upper"],
-                 "regret": true["regret"], "gain_over_best_single": true["value"] - true["best_single_value"],
-                 "oracle_gain_over_best_single": true["oracle_value"] - true["best_single_value"],
-                 "agreement": true["agreement"], "seconds": seconds})
+    rows.append({**rule_row(seed, "rule", rule, mu), "seconds": seconds})
+    if oracle:
+        a = np.searchsorted(est.arms_, d["drug_class"].to_numpy())
+        propensity = c.truth[[f"propensity_{x}" for x in est.arms_]].to_numpy()
+        scores = arm_scores(est.nuisances_["aipcw"], a, mu, propensity)
+        truth_rule = PolicyRule(max_depth=depth, random_state=seed).fit(
+            X, scores, est.folds_, labels=est.arms_, observed=est.nuisances_["aipcw"])
+        rows.append({**rule_row(seed, "rule_oracle", truth_rule, mu), "seconds": seconds})
     return rows
 
 
@@ -83,9 +100,10 @@ def main():
     parser.add_argument("--reps", type=int, default=50)
     parser.add_argument("--n", type=int, default=4000)
     parser.add_argument("--depth", type=int, default=2)
+    parser.add_argument("--oracle", action="store_true", help="also the rule on arm scores with true nuisances")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
-    rows = [row for seed in range(args.reps) for row in replication(args.n, seed, args.depth)]
+    rows = [row for seed in range(args.reps) for row in replication(args.n, seed, args.depth, args.oracle)]
     df = pd.DataFrame(rows)
     summary = summarise(df)
     pd.set_option("display.width", 200)

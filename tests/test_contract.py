@@ -59,7 +59,7 @@ def test_paper_inputs_follow_the_config_datasets():
     assert not any("gbsg2" in p for p in inputs["figures_tables"] + inputs["values"])
     n_paper = sum(out.paper is not None for s in ("settings", "evaluate", "ccw", "probation", "casestudy",
                                                   "yardstick", "trial_report", "probation_omop",
-                                                  "design_report")
+                                                  "design_report", "multiarm_report")
                   for out in STAGES[s][2].values())
     assert len(inputs["figures_tables"]) + len(inputs["values"]) == n_paper
 

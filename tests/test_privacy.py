@@ -15,6 +15,7 @@ TABLES = {
     "quality.parquet": ("num_denominator", ("num_violated",), ()),
     "risk_coverage.parquet": ("n_accepted", ("errors",), ()),
     "calibration.parquet": ("n", (), ({"within": ("method",)},)),
+    "rule_leaves.parquet": ("n", (), ()),  # case-study treatment rule: leaves of at least min_cell patients
 }
 
 

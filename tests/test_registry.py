@@ -137,3 +137,9 @@ def test_competing_risks_settings_estimands_and_models():
     bad = {**CONFIG, "ccw": {**CONFIG["ccw"], "competing": {"death_effect": 0.0, "weights": {"lasso": 0}}}}
     with pytest.raises(ValueError, match=r"^ccw\.competing\.weights: unknown weight model\(s\) \['lasso'\]"):
         registry.check_config(bad)
+
+
+def test_schema_multiarm_reference_enum_is_the_simulator_drug_classes():
+    from causalehr.simulate.ehr import DRUG_CLASSES
+
+    assert SCHEMA["properties"]["multiarm"]["properties"]["reference"]["enum"] == sorted(DRUG_CLASSES)

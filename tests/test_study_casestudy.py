@@ -203,3 +203,37 @@ def test_cgvhd_competing_risks_dataset_and_its_aalen_johansen_contrast():
     table = ate_table(pd.DataFrame({"method": ["naive-aj"], "estimate": [0.1], "lower": [0.0], "upper": [0.2],
                                     "error": [""]}), "years", "cif")
     assert table.splitlines()[0].split("|")[2].strip() == "CIF difference (95% CI)"
+
+
+def test_case_study_rule_recovers_a_planted_rule_and_hides_small_marker_groups():
+    """Randomised treatment that lengthens time to event only when x0 < 0.5 (hazard halved) and shortens it
+    otherwise (hazard times 1.5): the rule treats x0 < 0.5, x0 is the top marker; an indicator with 30 patients at
+    1 shows no subgroup rows under min_cell_size=40 (its other group's size would reveal it)."""
+    from causalehr.studies.casestudy import CaseData, _fit, case_values, treatment_rule
+
+    rng = np.random.default_rng(3)
+    n = 1500
+    x = rng.uniform(size=(n, 2))
+    rare = (np.arange(n) < 30).astype(float)
+    a = rng.binomial(1, 0.5, n)
+    t = rng.exponential(1 / (0.5 * np.where(x[:, 0] < 0.5, 0.5, 1.5) ** a))
+    c = rng.uniform(1, 4, n)
+    data = pd.DataFrame({"patient_id": np.arange(n), "x0": x[:, 0], "x1": x[:, 1], "rare": rare, "treatment": a,
+                         "time": np.minimum(t, c), "event": (t <= c).astype(int)})
+    case = CaseData("planted", data, ["x0", "x1", "rare"], 2.0, "years", True)
+    spec = {"method": "aipcw-dr", "event_model": "cox", "censoring_model": "kaplan-meier", "cate_model": "ridge"}
+    tables = treatment_rule(case, _fit(case, spec, 0), seed=0, min_cell_size=40)
+    leaves = tables["rule_leaves"]
+    assert leaves["n"].sum() == n and leaves["n"].min() >= 50
+    treated = leaves.loc[leaves["arm"] == "treated", "conditions"]
+    assert len(treated) >= 1 and all(c.startswith("x0 <= 0.") for c in treated)
+    cut = float(treated.iloc[0].split(" and ")[0].split("<= ")[1])
+    assert abs(cut - 0.5) < 0.08
+    values = tables["rule"].set_index("policy")
+    assert values.loc["treat all", "rule_gain_lower"] > 0 and values.loc["treat none", "rule_gain_lower"] > 0
+    markers = tables["markers"]
+    importance = markers[markers["kind"] == "importance"].set_index("marker")["estimate"]
+    assert importance.idxmax() == "x0"
+    assert "rare" not in set(markers.loc[markers["kind"] == "subgroup", "marker"])
+    assert case_values(case, {**tables, "ate": pd.DataFrame({"method": [], "error": []}), "rate": pd.DataFrame(),
+                              "drivers": pd.DataFrame()})["casestudy_planted"]["top_marker"] == "x0"

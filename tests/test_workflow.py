@@ -126,6 +126,7 @@ def test_quick_config_runs_end_to_end(project):
     found = check_published_tables(results)
     assert len(found) >= 4 and all(v == [] for v in found.values()), found
     check_trial_outputs(project, html)
+    check_multiarm_outputs(project, html)
 
 
 def check_trial_outputs(project: Path, html: str) -> None:
@@ -161,6 +162,23 @@ def check_trial_outputs(project: Path, html: str) -> None:
     assert values["active"]["aipcw-dr"]["mean"] == f"{mean:.3g}"
     text = " ".join(html.split())  # pandoc wraps long lines
     assert "From health records to an emulated target trial" in text and f"{mean:.3g}" in text
+
+
+def check_multiarm_outputs(project: Path, html: str) -> None:
+    """Which treatment for whom: the regret and the conformal coverage the paper quotes are those recomputed from
+    the replications, and the rule is drawn."""
+    config = yaml.safe_load((project / "config" / "quick.yaml").read_text())["multiarm"]
+    folder = project / "results" / "multiarm"
+    policies = pd.concat(pd.read_csv(folder / f"rep{rep}" / "policies.csv") for rep in range(config["replications"]))
+    conformal = pd.concat(pd.read_csv(folder / f"rep{rep}" / "conformal.csv") for rep in range(config["replications"]))
+    regret = policies.loc[policies["policy"] == "rule", "regret"].mean()
+    coverage = conformal.loc[conformal["level"] == 0.9, "effect_coverage"].mean()
+    values = yaml.safe_load((folder / "values.yml").read_text())["multiarm"]
+    assert (values["rule"]["regret"], values["conformal"]["l90"]["effect_coverage"]) == (f"{regret:.3g}",
+                                                                                          f"{coverage:.3g}")
+    text = " ".join(html.split())
+    assert "Which treatment for whom" in text and f"{regret:.3g}" in text and f"{coverage:.3g}" in text
+    assert (folder / "figures" / "multiarm_rule.png").is_file()
 
 
 @pytest.mark.workflow

@@ -194,6 +194,8 @@ def check_config(config: Mapping) -> None:
     _check_trial(config["trial"])
     if "design" in config:
         _check_design(config["design"])
+    if "multiarm" in config:
+        _check_multiarm(config["multiarm"])
 
 
 def _check_trial(trial: Mapping) -> None:
@@ -221,6 +223,27 @@ def _check_trial(trial: Mapping) -> None:
     elif trial["replications"] != 1:
         raise ValueError("trial.replications: your own warehouse (trial.warehouse.source) is analysed once: set "
                          f"replications: 1, got {trial['replications']}")
+
+
+def _check_multiarm(multiarm: Mapping) -> None:
+    """The which-treatment-for-whom block: a MultiArmCATE method, the simulator's knobs, and a rule depth that the
+    training folds can support (2**max_depth leaves of min_samples_leaf patients), before any job."""
+    from causalehr.cate import MULTIARM_METHODS
+
+    spec = multiarm["estimator"]
+    check_method_spec(spec, "multiarm.estimator")
+    if spec["method"] not in MULTIARM_METHODS:
+        raise ValueError(f"multiarm.estimator: MultiArmCATE's method must be one of "
+                         f"{sorted(set(MULTIARM_METHODS) & set(NAMED_METHODS))}, got {spec['method']!r}")
+    _check_simulator("ehr_diabetes", multiarm["simulation"], "multiarm.simulation")
+    folds = spec.get("n_folds", inspect.signature(CensoredCATE).parameters["n_folds"].default)
+    rule, n = multiarm["rule"], multiarm["n"]
+    need = 2 ** rule["max_depth"] * rule["min_samples_leaf"]
+    if n - -(-n // folds) < need:
+        raise ValueError(f"multiarm.rule: a rule of max_depth={rule['max_depth']} needs at least {need} patients in "
+                         f"each training fold (2**{rule['max_depth']} leaves of min_samples_leaf="
+                         f"{rule['min_samples_leaf']}); multiarm.n={n} with {folds} folds gives about "
+                         f"{n - -(-n // folds)}: lower max_depth or min_samples_leaf, or raise n")
 
 
 def _check_design(design: Mapping) -> None:

@@ -57,9 +57,10 @@ STAGES: dict[str, tuple[str, str | None, dict[str, Output]]] = {
         "values": Output("values.yml", paper="values")}),
     "casestudy": ("casestudy/{dataset}", None, {
         **{t: Output(f"{t}.parquet") for t in ("ate", "calibration", "calibration_test", "rate", "toc", "drivers",
-                                                "cate_summary")},
+                                                "cate_summary", "rule", "rule_leaves", "markers")},
         "figure": Output("figures/casestudy_{dataset}.png", paper="figure"),
         "table": Output("tables/casestudy_{dataset}_ate.md", paper="table"),
+        "table_rule": Output("tables/casestudy_{dataset}_rule.md", paper="table"),
         "values": Output("values.yml", paper="values")}),
     "yardstick": ("casestudy/yardstick/{dataset}", None, {
         "replications": Output("replications.parquet"), "summary": Output("summary.parquet"),
@@ -109,6 +110,17 @@ STAGES: dict[str, tuple[str, str | None, dict[str, Output]]] = {
         "figure": Output("figures/design_bias.png", caption="design_bias", paper="figure"),
         "table": Output("tables/design_bias.md", paper="table"),
         "values": Output("values.yml", paper="values")}),
+    # which treatment for whom (issue 18): one job per simulated replication (aggregates), then the report
+    "multiarm_replication": ("multiarm/rep{rep}", None, {
+        "contrasts": Output("contrasts.csv"), "policies": Output("policies.csv"), "conformal": Output("conformal.csv")}),
+    "multiarm_report": ("multiarm", "Which treatment for whom", {
+        "summary": Output("summary.csv"), "markers": Output("markers.csv"),
+        "figure_rule": Output("figures/multiarm_rule.png", caption="multiarm_rule", paper="figure"),
+        "table_contrasts": Output("tables/multiarm_contrasts.md", paper="table"),
+        "table_policies": Output("tables/multiarm_policies.md", paper="table"),
+        "table_markers": Output("tables/multiarm_markers.md", paper="table"),
+        "table_conformal": Output("tables/multiarm_conformal.md", paper="table"),
+        "values": Output("values.yml", paper="values")}),
 }
 
 
@@ -145,12 +157,14 @@ def notebook_outputs(stage: str, outputs: Mapping[str, str] | None = None, **wil
 def paper_inputs(config: Mapping) -> dict[str, list[str]]:
     """The files the manuscript reads, from the stages the config runs: {"figures_tables": [...], "values": [...]};
     the case studies of every dataset of the config, the yardstick of its randomised dataset, the records-to-trial
-    report, the design-matters report when the config has a ``design`` block."""
+    report, the design-matters report when the config has a ``design`` block, the which-treatment-for-whom report
+    when it has a ``multiarm`` block."""
     jobs = [("settings", {}), ("evaluate", {}), ("ccw", {}), ("probation", {}), ("trial_report", {}),
             ("probation_omop", {}),
             *[("casestudy", {"dataset": d}) for d in config["casestudy"]["datasets"]],
             ("yardstick", {"dataset": config["casestudy"]["yardstick"]["dataset"]}),
-            *([("design_report", {})] if "design" in config else [])]
+            *([("design_report", {})] if "design" in config else []),
+            *([("multiarm_report", {})] if "multiarm" in config else [])]
     out: dict[str, list[str]] = {"figures_tables": [], "values": []}
     for stage, wildcards in jobs:
         paths = stage_outputs(stage, **wildcards)

@@ -201,3 +201,35 @@ def design_estimates():
 def design_report_outputs():
     """The design-matters report's outputs (none without a `design` block in the config)."""
     return list(stage_outputs("design_report").values()) if DESIGN else []
+
+
+# Which treatment for whom (multiarm.smk)
+MULTIARM = config.get("multiarm", {})
+
+
+def multiarm_parameters(output, part, **params):
+    """Notebook parameters shared by both parts: the cohort, the estimator, the rule, the intervals, the base seed."""
+    keys = ("n", "horizon", "reference", "simulation", "estimator", "rule", "conformal")
+    return dict(
+        output=output,
+        part=part,
+        seed=config["seed"],
+        min_cell_size=config.get("min_cell_size", 10),
+        **{k: MULTIARM[k] for k in keys},
+        **params,
+    )
+
+
+def multiarm_inputs():
+    """The outputs of every replication: one {output name -> path} per replication."""
+    return [stage_outputs("multiarm_replication", rep=rep) for rep in range(MULTIARM["replications"])]
+
+
+def multiarm_replications():
+    """The files of every replication (the report's inputs)."""
+    return [path for rep in multiarm_inputs() for path in rep.values()]
+
+
+def multiarm_report_outputs():
+    """The which-treatment-for-whom report's outputs (none without a `multiarm` block in the config)."""
+    return list(stage_outputs("multiarm_report").values()) if MULTIARM else []

@@ -308,7 +308,8 @@ def cross_fitted_cate(case: CaseData, spec: dict, seed: int, n_folds: int = 5, n
 
 
 def _analyse_method(case, spec, *, seed, n_folds, n_groups, n_bootstrap, alpha, min_cell_size, n_jobs):
-    """The tables of :func:`analyse_case` for one method: ATE row, calibration, test, RATE, TOC, drivers, CATE."""
+    """The tables of :func:`analyse_case` for one method: ATE row, calibration, test, RATE, TOC, drivers, CATE, and
+    the model fitted on all patients."""
     d, n = case.data, len(case.data)
     z = stats.norm.ppf(1 - alpha / 2)
     model = _fit(case, spec, seed, n_jobs=n_jobs)
@@ -324,7 +325,8 @@ def _analyse_method(case, spec, *, seed, n_folds, n_groups, n_bootstrap, alpha, 
             "drivers": effect_drivers(d[case.covariates], scores, alpha, min_cell_size),
             "cate_summary": {"n": n, "mean": cate.mean(), "sd": cate.std(ddof=1),
                              **{f"q{int(q * 100)}": np.quantile(cate, q) for q in (0.1, 0.5, 0.9)},
-                             "share_benefit": float((cate > 0).mean())}}
+                             "share_benefit": float((cate > 0).mean())},
+            "model": model}
 
 
 def analyse_case(case: CaseData, methods: dict, *, seed: int, n_folds: int = 5, n_groups: int = 5,
@@ -341,7 +343,8 @@ def analyse_case(case: CaseData, methods: dict, *, seed: int, n_folds: int = 5, 
     Returns aggregate tables only: ``ate``, ``calibration`` (groups with fewer than ``min_cell_size`` patients
     blanked, with complementary suppression), ``calibration_test``, ``rate`` (AUTOC with half-sample bootstrap
     SE), ``toc`` (points averaging fewer than ``min_cell_size`` patients blanked), ``drivers`` (without
-    indicators of small groups), ``cate_summary``.
+    indicators of small groups), ``cate_summary``, and ``rule``, ``rule_leaves``, ``markers`` of
+    :func:`treatment_rule` from the first DR-learner of ``methods`` (empty without one).
     """
     d, n = case.data, len(case.data)
     if case.estimand == "cif":
@@ -350,6 +353,7 @@ def analyse_case(case: CaseData, methods: dict, *, seed: int, n_folds: int = 5, 
         naive, label = rmst_difference(d["time"], d["event"], d["treatment"], case.horizon, alpha), NAIVE
     ate = [{"method": label, **{k: naive[k] for k in ("estimate", "lower", "upper")}, "n": n, "error": ""}]
     tables = {k: [] for k in ("calibration", "calibration_test", "rate", "toc", "drivers", "cate_summary")}
+    rule = None
     for name, spec in methods.items():
         try:
             with threadpool_limits(n_jobs):
@@ -362,11 +366,15 @@ def analyse_case(case: CaseData, methods: dict, *, seed: int, n_folds: int = 5, 
                         "error": f"{type(e).__name__}: {e}"})
             continue
         ate.append({"method": name, **parts.pop("ate")})
+        model = parts.pop("model")
+        if rule is None and spec["method"] in RULE_METHODS:  # the rule of the first DR-learner
+            rule = treatment_rule(case, model, seed=seed, alpha=alpha, min_cell_size=min_cell_size)
         for k, part in parts.items():
             tables[k].append(part.assign(method=name) if isinstance(part, pd.DataFrame) else {"method": name, **part})
     frames = {k: pd.concat(v, ignore_index=True) if v and isinstance(v[0], pd.DataFrame) else pd.DataFrame(v)
               for k, v in tables.items()}
     frames["ate"] = pd.DataFrame(ate)
+    frames.update(rule or {k: pd.DataFrame() for k in ("rule", "rule_leaves", "markers")})
     for k, keep in (("calibration", ("group",)), ("toc", ("q",)), ("ate", ()), ("cate_summary", ())):
         if frames[k].empty:
             continue
@@ -374,6 +382,51 @@ def analyse_case(case: CaseData, methods: dict, *, seed: int, n_folds: int = 5, 
         frames[k] = suppress_small_cells(frames[k], n_col="n", count_cols=(), min_cell=min_cell_size, keep=keep,
                                          margins=margins)
     return frames
+
+
+RULE = {"max_depth": 2, "min_samples_leaf": 50}  # the case study's treatment rule: a depth-2 policy tree
+RULE_POLICIES = {"all 0": "treat none", "all 1": "treat all"}
+RULE_METHODS = ("aipcw-dr", "ipcw-dr")  # learners whose cross-fitted nuisances give the doubly robust arm scores
+
+
+def treatment_rule(case: CaseData, model, *, seed: int, alpha: float = 0.05,
+                   min_cell_size: int = 10) -> dict[str, pd.DataFrame]:
+    """Which patients to treat, where the data allow it (issue 18), from a fitted DR-learner ``model``
+    (CensoredCATE of :data:`RULE_METHODS`): its cross-fitted nuisances give the doubly robust score of each arm
+    (:func:`causalehr.cate.pseudo.arm_scores`, as MultiArmCATE with two arms), on which a depth-2 policy tree
+    (:data:`RULE`; :class:`causalehr.cate.PolicyRule`, Athey & Wager 2021) is learned and valued on held-out folds,
+    and the markers of the effect (:func:`causalehr.metrics.markers_table`). Tables (aggregates only): ``rule``
+    (held-out value of the rule, of treating none, all, and of the observed practice, with the rule's gain over
+    each), ``rule_leaves`` (the conditions of each leaf, the arm it assigns and its patients: at least
+    max(min_samples_leaf, ``min_cell_size``)), ``markers`` (a marker's subgroup rows are dropped when one of its
+    groups was too small to show, so that none can be read back by subtraction). All empty when the data do not
+    allow a rule: a competing-risks estimand, or training folds too small for the tree's leaves."""
+    from causalehr.cate import PolicyRule
+    from causalehr.cate.pseudo import arm_scores
+    from causalehr.metrics import markers_table
+
+    d, n = case.data, len(case.data)
+    leaf = max(RULE["min_samples_leaf"], min_cell_size)
+    folds = model.folds_
+    smallest = min(int((folds != k).sum()) for k in np.unique(folds))
+    if case.estimand != "rmst" or smallest < 2 ** RULE["max_depth"] * leaf:
+        return {"rule": pd.DataFrame(), "rule_leaves": pd.DataFrame(), "markers": pd.DataFrame()}
+    nu, a = model.nuisances_, d["treatment"].to_numpy()
+    e = nu["propensity"]
+    scores = arm_scores(nu["aipcw"], a, np.column_stack([nu["mu0"], nu["mu1"]]), np.column_stack([1 - e, e]))
+    X = d[case.covariates].astype(float)
+    rule = PolicyRule(max_depth=RULE["max_depth"], min_samples_leaf=leaf, alpha=alpha, random_state=seed).fit(
+        X.to_numpy(), scores, folds, labels=[0, 1], observed=nu["aipcw"])
+    values = rule.values_.assign(policy=rule.values_["policy"].replace(RULE_POLICIES), n=n)
+    leaves = rule.describe(case.covariates)
+    leaves = leaves.assign(arm=leaves["arm"].map({0: "untreated", 1: "treated"}),
+                           n=(leaves.pop("share") * n).round().astype(int))
+    markers = markers_table(X, scores[:, 1] - scores[:, 0], alpha=alpha, min_cell_size=min_cell_size,
+                            random_state=seed)
+    groups = markers[markers["kind"] == "subgroup"].groupby("marker")["n"].sum()
+    hidden = groups.index[groups != n]
+    markers = markers[~((markers["kind"] == "subgroup") & markers["marker"].isin(hidden))].reset_index(drop=True)
+    return {"rule": values, "rule_leaves": leaves, "markers": markers}
 
 
 # ------------------------------------------------------------------------------------------------ yardstick
@@ -509,7 +562,50 @@ def case_values(case: CaseData, tables: dict) -> dict:
         "ate": {m: {k: fmt(ate.loc[m, k]) for k in ("estimate", "lower", "upper")} for m in ate.index},
         "autoc": {m: {k: fmt(rate_t.loc[m, k]) for k in ("autoc", "lower", "upper")} for m in rate_t.index},
         "failed": {m: e for m, e in tables["ate"].set_index("method")["error"].items() if e},
-        "top_driver": dict(top.items()) if len(top) else {}}}
+        "top_driver": dict(top.items()) if len(top) else {},
+        **_rule_values(tables)}}
+
+
+def rule_table(tables: dict, unit: str) -> str:
+    """Markdown: the held-out value (RMST, ``unit``) of the treatment rule, of treating none, all, and of the
+    observed practice, with the rule's gain over each (95% intervals); a sentence when the data allowed no rule."""
+    rule = tables.get("rule", pd.DataFrame())
+    if rule.empty:
+        return "No treatment rule: a competing-risks estimand, or too few patients per fold for its leaves.\n"
+
+    def interval(r, prefix):
+        return f"{_large(r[prefix])} ({_large(r[prefix + '_lower' if prefix != 'value' else 'lower'])} to " \
+               f"{_large(r[prefix + '_upper' if prefix != 'value' else 'upper'])})"
+
+    table = pd.DataFrame({"Policy": rule["policy"],
+                          f"Value ({unit})": [interval(r, "value") for _, r in rule.iterrows()],
+                          "Rule's gain": ["-" if r.policy == "rule" else interval(r, "rule_gain")
+                                          for _, r in rule.iterrows()]})
+    return table.to_markdown(index=False) + "\n"
+
+
+def _large(value: float) -> str:
+    """A value in the time unit (e.g. 1,399 days) without scientific notation, else as :func:`fmt`."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else fmt(value)
+
+
+def _rule_values(tables: dict) -> dict:
+    """The rule's values (:func:`treatment_rule`) the manuscript may quote, when the data allowed a rule: its
+    held-out value with interval, its gain over each other policy with interval, its leaves, and the marker of
+    largest heterogeneity importance."""
+    rule = tables.get("rule", pd.DataFrame())
+    if rule.empty:
+        return {}
+    v = rule.set_index("policy")
+    out = {"value": {k: _large(v.loc["rule", k]) for k in ("value", "lower", "upper")}}
+    for policy in v.index.drop("rule"):
+        out[policy.replace(" ", "_")] = {k: (_large if k == "value" else fmt)(v.loc[policy, c]) for k, c in (
+            ("value", "value"), ("gain", "rule_gain"), ("gain_lower", "rule_gain_lower"),
+            ("gain_upper", "rule_gain_upper"))}
+    out["leaves"] = "; ".join(f"{r.conditions}: {r.arm}" for r in tables["rule_leaves"].itertuples())
+    markers = tables["markers"]
+    importance = markers[markers["kind"] == "importance"]
+    return {"rule": out, "top_marker": importance.loc[importance["estimate"].idxmax(), "marker"]}
 
 
 def yardstick_values(summary: pd.DataFrame, trial: dict, n_subsamples: int) -> dict:
@@ -587,10 +683,12 @@ def plot_yardstick(summary: pd.DataFrame, trial: dict):
 
 
 def report(case: CaseData, tables: dict, paths: Mapping[str, str | Path]) -> None:
-    """Write the tables of :func:`analyse_case` (parquet), the ATE table, the figure and the quoted values."""
+    """Write the tables of :func:`analyse_case` (parquet), the ATE and rule tables, the figure and the quoted
+    values."""
     for name, table in tables.items():
         table.to_parquet(paths[name], index=False)
     Path(paths["table"]).write_text(ate_table(tables["ate"], case.time_unit, case.estimand))
+    Path(paths["table_rule"]).write_text(rule_table(tables, case.time_unit))
     write_values(paths["values"], case_values(case, tables))
     save_figure(plot_case(tables, case), paths["figure"], source=NOTEBOOK)
 
