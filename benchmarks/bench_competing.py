@@ -58,14 +58,15 @@ from threadpoolctl import threadpool_limits
 from causalehr.cate import CensoredCATE
 from causalehr.nuisance import DiscreteTimeHazard, SurvivalBoostCompeting, SurvivalBoostSurvival
 from causalehr.simulate import simulate
+from causalehr.studies.reference import competing_peer_table as peer_table
 
 HORIZON = {"cif": "horizon_surv", "rmtl": "horizon"}
 NAIVE = {"cif": ("surv", "cate_surv", -1.0), "rmtl": ("rmst", "cate_rmst", -1.0)}
 
 
-def coverage_rows(setting, reps, n, estimands, cause=1, out=None):
+def coverage_rows(setting, reps, n, estimands, cause=1, out=None, analyses=("competing", "naive")):
     """One row per cohort and estimand: estimate, standard error, truth; for the competing-risks and the naive
-    analysis. With ``out``, the rows so far are written there after each cohort."""
+    analysis (those of ``analyses``). With ``out``, the rows so far are written there after each cohort."""
     rows = []
     for rep in range(reps):
         cohort = simulate(setting, n, seed=rep)
@@ -82,6 +83,8 @@ def coverage_rows(setting, reps, n, estimands, cause=1, out=None):
                                                random_state=rep), e, 1.0),
                     ("naive", CensoredCATE(estimand=naive_estimand, horizon=horizon, method="constant",
                                            random_state=rep), (e == cause).astype(int), sign)):
+                if analysis not in analyses:
+                    continue
                 t0 = time.perf_counter()
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
@@ -116,7 +119,6 @@ def summarise(rows):
 
 # ehr_diabetes without missing covariates: R's Cox models would drop the rows, the causal forest refuses NaN
 PEER_SETTINGS = {"csf2_competing": {}, "ehr_diabetes": {"competing_death": True, "missingness": 0.0}}
-PEER_R = "riskRegression ate"
 TEST_SEED = 100_000
 N_TEST = 5000
 
@@ -186,33 +188,6 @@ def peer_rows(cohorts, methods, sb_reps, out=None):
     return pd.DataFrame(rows)
 
 
-def peer_table(rows):
-    """Per setting, size, method and analysis: ATE bias, RMSE, 95% coverage (each with its MCSE), mean CATE MSE
-    (MCSE); and, for the competing analyses, the paired difference with riskRegression on the same cohorts:
-    estimate (compendium - riskRegression) and squared error, mean and SE."""
-    z = norm.ppf(0.975)
-    peer = rows[rows["method"] == PEER_R].set_index(["setting", "n", "rep"])
-    out = []
-    for (setting, n, method, analysis), g in rows.groupby(["setting", "n", "method", "analysis"], sort=False):
-        err, r = g["ate"] - g["truth"], len(g)
-        cover = float((np.abs(err) <= z * g["se"]).mean())
-        line = {"setting": setting, "n": n, "method": method, "analysis": analysis, "reps": r,
-                "truth": g["truth"].mean(), "bias": err.mean(), "bias_mcse": err.std(ddof=1) / np.sqrt(r),
-                "rmse": np.sqrt((err**2).mean()), "mean_se": g["se"].mean(), "cover95": cover,
-                "cover95_mcse": np.sqrt(cover * (1 - cover) / r),
-                "cate_mse": g["cate_mse"].mean(), "cate_mse_mcse": g["cate_mse"].std(ddof=1) / np.sqrt(r),
-                "seconds": g["seconds"].mean()}
-        if analysis == "competing" and method != PEER_R and len(peer):
-            both = g.set_index(["setting", "n", "rep"]).join(peer[["ate"]], rsuffix="_r", how="inner")
-            diff = both["ate"] - both["ate_r"]
-            sq = (both["ate"] - both["truth"]) ** 2 - (both["ate_r"] - both["truth"]) ** 2
-            m = len(both)
-            line.update({"paired_reps": m, "diff_vs_r": diff.mean(), "diff_vs_r_se": diff.std(ddof=1) / np.sqrt(m),
-                         "sqerr_diff_vs_r": sq.mean(), "sqerr_diff_vs_r_se": sq.std(ddof=1) / np.sqrt(m)})
-        out.append(line)
-    return pd.DataFrame(out)
-
-
 def run_peer(args):
     sizes = [int(s) for s in args.sizes.split(",")]
     r_sizes = [int(s) for s in args.r_sizes.split(",")] if args.r_sizes else []
@@ -263,6 +238,7 @@ def main():
     parser.add_argument("--n", type=int, default=None)
     parser.add_argument("--p", type=int, default=20)
     parser.add_argument("--estimands", default="cif,rmtl")
+    parser.add_argument("--analyses", default="competing,naive", help="coverage: competing and/or naive")
     parser.add_argument("--out", default=None)
     parser.add_argument("--table", default=None, help="coverage/peer: print the summary of rows saved by --out")
     parser.add_argument("--sizes", default="2000,10000", help="peer: cohort sizes")
@@ -284,7 +260,8 @@ def main():
             with pd.option_context("display.width", 250, "display.max_columns", 30):
                 print(peer_table(run_peer(args)).round(4).to_string(index=False))
             return
-        rows = coverage_rows(args.setting, args.reps, args.n or 2000, args.estimands.split(","), out=args.out)
+        rows = coverage_rows(args.setting, args.reps, args.n or 2000, args.estimands.split(","), out=args.out,
+                             analyses=args.analyses.split(","))
     with pd.option_context("display.width", 200, "display.max_columns", 30):
         print(summarise(rows).round(4).to_string(index=False))
 
