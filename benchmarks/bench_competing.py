@@ -134,12 +134,12 @@ def peer_methods(rep, sb_reps):
     return methods
 
 
-def peer_cohorts(reps, sizes):
+def peer_cohorts(reps, sizes, settings=tuple(PEER_SETTINGS)):
     """(setting, n, rep, cohort) in the order run: by size, rep, setting (a run stopped early stays balanced)."""
     for n in sizes:
         for rep in range(reps):
-            for setting, params in PEER_SETTINGS.items():
-                yield setting, n, rep, simulate(setting, n, seed=rep, **params)
+            for setting in settings:
+                yield setting, n, rep, simulate(setting, n, seed=rep, **PEER_SETTINGS[setting])
 
 
 def export_peer_cohorts(cohorts, folder, sizes):
@@ -160,7 +160,7 @@ def peer_rows(cohorts, methods, sb_reps, out=None):
     """One row per cohort, method and analysis (competing, naive): ATE estimate and standard error against the
     sample-average truth, CATE MSE against the true CATE of the test cohort."""
     rows, tests = [], {}
-    for setting, n, rep, cohort in cohorts:
+    for setting, n, rep, cohort in cohorts if methods else ():
         if setting not in tests:
             tests[setting] = simulate(setting, N_TEST, seed=TEST_SEED, **PEER_SETTINGS[setting])
         test = tests[setting]
@@ -191,20 +191,32 @@ def peer_rows(cohorts, methods, sb_reps, out=None):
 def run_peer(args):
     sizes = [int(s) for s in args.sizes.split(",")]
     r_sizes = [int(s) for s in args.r_sizes.split(",")] if args.r_sizes else []
-    methods = args.methods.split(",")
-    cohorts = list(peer_cohorts(args.reps, sizes))
+    methods = [m for m in args.methods.split(",") if m]
+    settings = args.settings.split(",")
+    unknown = sorted(set(settings) - set(PEER_SETTINGS))
+    if unknown:
+        raise ValueError(f"--settings {unknown} unknown; the peer settings are {sorted(PEER_SETTINGS)}")
+    cohorts = list(peer_cohorts(args.reps, sizes, settings))
+    merge = args.merge and args.out and Path(args.out).exists()
+    progress = f"{args.out}.part" if merge else args.out
     with tempfile.TemporaryDirectory() as tmp:
         peer = None
         if r_sizes:
             export_peer_cohorts(cohorts, Path(tmp), r_sizes)
             script = Path(__file__).with_name("competing_riskregression.R")
-            peer = subprocess.Popen(["Rscript", str(script), tmp])
+            peer = subprocess.Popen(["Rscript", str(script), tmp, args.r_se])
             print(f"riskRegression writes {tmp}/peer.csv", flush=True)
-        rows = peer_rows(cohorts, methods, args.sb_reps, out=args.out)
+        rows = peer_rows(cohorts, methods, args.sb_reps, out=progress)
         if peer is not None:
             if peer.wait() != 0:
                 raise RuntimeError(f"{script} failed with exit code {peer.returncode}")
             rows = pd.concat([rows, pd.read_csv(Path(tmp) / "peer.csv")], ignore_index=True)
+    if merge:  # the rows of this run replace those of the same cohort, method and analysis in --out
+        keys = ["setting", "n", "rep", "method", "analysis"]
+        old = pd.read_csv(args.out)
+        kept = old[~old.set_index(keys).index.isin(rows.set_index(keys).index)]
+        rows = pd.concat([kept, rows], ignore_index=True)
+        Path(progress).unlink(missing_ok=True)
     if args.out:
         rows.to_csv(args.out, index=False)
     return rows
@@ -243,7 +255,13 @@ def main():
     parser.add_argument("--table", default=None, help="coverage/peer: print the summary of rows saved by --out")
     parser.add_argument("--sizes", default="2000,10000", help="peer: cohort sizes")
     parser.add_argument("--r-sizes", default="2000", help="peer: the sizes riskRegression fits ('' for none)")
-    parser.add_argument("--methods", default="dr-dtch,forest,dr-survivalboost", help="peer: compendium methods")
+    parser.add_argument("--methods", default="dr-dtch,forest,dr-survivalboost",
+                        help="peer: compendium methods ('' for riskRegression only)")
+    parser.add_argument("--settings", default=",".join(PEER_SETTINGS), help="peer: settings")
+    parser.add_argument("--r-se", default="full", choices=("full", "known"),
+                        help="peer: riskRegression's standard error (see competing_riskregression.R)")
+    parser.add_argument("--merge", action="store_true",
+                        help="peer: keep the rows of --out that this run does not remake")
     parser.add_argument("--sb-reps", type=int, default=12, help="peer: cohorts with SurvivalBoost nuisances")
     parser.add_argument("--threads", type=int, default=1, help="threads of the BLAS/OpenMP pools")
     args = parser.parse_args()

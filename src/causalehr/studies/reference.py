@@ -91,16 +91,18 @@ def report(mse: pd.DataFrame, paths: Mapping[str, str | Path]) -> dict:
     return values
 
 
-PEER_R = "riskRegression ate"
+PEER_R = "riskRegression ate"  # its rows with the nuisances taken as known are PEER_R + " (known nuisance)"
 PEER_COLUMNS = {"setting", "n", "rep", "method", "analysis", "ate", "se", "truth", "cate_mse", "seconds"}
-PEER_KEYS = {PEER_R: "riskregression", "dr-dtch": "dr", "forest": "forest"}  # method -> key of the values
+PEER_KEYS = {PEER_R: "riskregression", f"{PEER_R} (known nuisance)": "riskregression_known", "dr-dtch": "dr",
+             "forest": "forest"}  # method -> key of the values
 
 
 def competing_peer_table(rows: pd.DataFrame) -> pd.DataFrame:
     """Per setting, size, method and analysis (competing, naive = death censored): ATE bias, RMSE, mean standard
     error, 95% Wald coverage (each with its Monte Carlo SE), mean CATE MSE (MCSE), mean seconds; and, for the
     competing analyses of the compendium, the paired difference with riskRegression on the cohorts it fitted:
-    estimate (compendium - riskRegression) and squared error, mean and SE.
+    estimate (compendium - riskRegression) and squared error, mean and SE (riskRegression's estimate does not
+    depend on the kind of its standard error, full or with the nuisances known: either row serves).
 
     ``rows``: one row per cohort, method and analysis (benchmarks/bench_competing.py peer): the ATE estimate
     ``ate``, its standard error ``se``, the cohort's sample-average true effect ``truth``, ``cate_mse`` (missing for
@@ -109,7 +111,8 @@ def competing_peer_table(rows: pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise ValueError(f"the competing-risks peer table lacks the column(s) {missing}")
     z = norm.ppf(0.975)
-    peer = rows[rows["method"] == PEER_R].set_index(["setting", "n", "rep"])
+    is_peer = rows["method"].str.startswith(PEER_R)
+    peer = rows[is_peer].drop_duplicates(["setting", "n", "rep"]).set_index(["setting", "n", "rep"])
     out = []
     for (setting, n, method, analysis), g in rows.groupby(["setting", "n", "method", "analysis"], sort=False):
         err, r = g["ate"] - g["truth"], len(g)
@@ -121,7 +124,7 @@ def competing_peer_table(rows: pd.DataFrame) -> pd.DataFrame:
                 "cover95": cover, "cover95_mcse": np.sqrt(cover * (1 - cover) / with_se.sum()),
                 "cate_mse": g["cate_mse"].mean(), "cate_mse_mcse": g["cate_mse"].std(ddof=1) / np.sqrt(r),
                 "seconds": g["seconds"].mean()}
-        if analysis == "competing" and method != PEER_R and len(peer):
+        if analysis == "competing" and not method.startswith(PEER_R) and len(peer):
             both = g.set_index(["setting", "n", "rep"]).join(peer[["ate"]], rsuffix="_r", how="inner")
             diff = both["ate"] - both["ate_r"]
             sq = (both["ate"] - both["truth"]) ** 2 - (both["ate_r"] - both["truth"]) ** 2
@@ -134,14 +137,15 @@ def competing_peer_table(rows: pd.DataFrame) -> pd.DataFrame:
 
 def competing_peer_values(rows: pd.DataFrame) -> dict:
     """The values the manuscript quotes from the competing-risks peer comparison (:func:`competing_peer_table`):
-    ``competing_peer.<setting>.n<n>.<method>.<analysis>.<metric>`` for method ``riskregression``, ``dr`` (aipcw-dr
+    ``competing_peer.<setting>.n<n>.<method>.<analysis>.<metric>`` for method ``riskregression`` (its standard error
+    with the estimation of the nuisances, or with them known: ``riskregression_known``), ``dr`` (aipcw-dr
     with discrete-time cause-specific nuisances) and ``forest`` (the causal survival forest, whose ATE is that of
     ``dr``), analysis ``competing`` or ``naive`` (death censored; the compendium's methods only), metrics reps,
     truth, bias, bias_mcse, rmse and, where standard errors were computed, mean_se, coverage, coverage_mcse;
     cate_mse (x 100) and its mcse for the compendium; with the paired difference to riskRegression (``paired``:
     reps, difference, difference_se, sqerr_difference and its se) on the competing analyses."""
     table = competing_peer_table(rows)
-    if not (table["method"] == PEER_R).any():
+    if not table["method"].str.startswith(PEER_R).any():
         raise ValueError(f"the competing-risks peer table has no rows of method {PEER_R!r}: run "
                          "benchmarks/bench_competing.py peer with --r-sizes")
     values: dict = {}
@@ -151,7 +155,7 @@ def competing_peer_values(rows: pd.DataFrame) -> dict:
         if line["se_reps"]:
             v.update(mean_se=fmt(line["mean_se"]), coverage=fmt(line["cover95"]),
                      coverage_mcse=fmt(line["cover95_mcse"]))
-        if line["method"] != PEER_R:
+        if not line["method"].startswith(PEER_R):
             v.update(cate_mse=fmt(100 * line["cate_mse"]), cate_mse_mcse=fmt(100 * line["cate_mse_mcse"]))
         if line.get("paired_reps", 0) > 0:
             v["paired"] = {"reps": int(line["paired_reps"]), "difference": f"{line['diff_vs_r']:+.4f}",
