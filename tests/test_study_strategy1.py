@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from causalehr.studies.reference import competing_peer_values
+from causalehr.studies.reference import competing_coverage_values, competing_peer_values
 from causalehr.studies.reference import summarise as reference_comparison
 from causalehr.studies.strategy1 import mse_table, paper_values
 
@@ -166,3 +166,14 @@ def test_competing_peer_values_bad_input():
         competing_peer_values(_peer_rows().drop(columns="se"))
     with pytest.raises(ValueError, match="no rows of method 'riskRegression ate'"):
         competing_peer_values(_peer_rows().query("method != 'riskRegression ate'"))
+
+
+def test_competing_coverage_values_hand_computed():
+    rows = pd.DataFrame({"estimand": "rmtl", "analysis": "competing", "estimate": [0.9, 1.0, 1.4, 1.1], "se": 0.1,
+                         "truth": 1.0, "net_truth": 0.5, "seconds": 1.0})
+    v = competing_coverage_values(rows)["competing_coverage"]["rmtl"]["competing"]
+    # errors -0.1, 0, 0.4, 0.1: bias 0.1, SD 0.21602 (MCSE 0.108); 3 of 4 within 1.96 x 0.1
+    assert v == {"reps": 4, "truth": "1", "bias": "0.1", "bias_mcse": "0.108", "sd": "0.216", "mean_se": "0.1",
+                 "sd_over_se": "2.16", "coverage": "0.75", "coverage_mcse": "0.217"}
+    with pytest.raises(ValueError, match=r"lacks the column\(s\) \['net_truth'\]"):
+        competing_coverage_values(rows.drop(columns="net_truth"))

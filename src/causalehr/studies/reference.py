@@ -6,7 +6,10 @@ grf per setting and estimand, and :func:`report` writes the paper's table (noteb
 
 riskRegression's ``ate()`` under competing risks: the benchmark ``python benchmarks/bench_competing.py peer``
 (output benchmarks/results/competing_peer.csv, committed); :func:`competing_peer_table` summarises it and
-:func:`competing_peer_values` gives the values the manuscript quotes.
+:func:`competing_peer_values` gives the values the manuscript quotes. Likewise the coverage study of the
+competing-risks ATE intervals, ``python benchmarks/bench_competing.py coverage`` (hundreds of cohorts, too long
+for the workflow; benchmarks/results/competing_coverage.csv): :func:`competing_coverage_table`,
+:func:`competing_coverage_values`.
 """
 
 from __future__ import annotations
@@ -165,3 +168,44 @@ def competing_peer_values(rows: pd.DataFrame) -> dict:
         by_size = values.setdefault(line["setting"], {}).setdefault(f"n{line['n']}", {})
         by_size.setdefault(PEER_KEYS[line["method"]], {})[line["analysis"]] = v
     return {"competing_peer": values}
+
+
+COVERAGE_COLUMNS = {"estimand", "analysis", "estimate", "se", "truth", "net_truth", "seconds"}
+
+
+def competing_coverage_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per estimand and analysis (competing, naive = death censored): bias, RMSE, SD of the estimates, mean standard
+    error, coverage of 90% and 95% Wald intervals, each with its Monte Carlo SE, against the cohort's sample-average
+    true effect ``truth`` (``net_truth``: the effect the naive analysis estimates). ``rows``: one row per cohort,
+    estimand and analysis (benchmarks/bench_competing.py coverage)."""
+    missing = sorted(COVERAGE_COLUMNS - set(rows.columns))
+    if missing:
+        raise ValueError(f"the competing-risks coverage table lacks the column(s) {missing}")
+    out = []
+    for (estimand, analysis), g in rows.groupby(["estimand", "analysis"], sort=False):
+        err = g["estimate"] - g["truth"]
+        r = len(g)
+        line = {"estimand": estimand, "analysis": analysis, "reps": r, "truth": g["truth"].mean(),
+                "net_truth": g["net_truth"].mean(), "bias": err.mean(), "bias_mcse": err.std(ddof=1) / np.sqrt(r),
+                "rmse": np.sqrt((err**2).mean()), "sd": g["estimate"].std(ddof=1), "mean_se": g["se"].mean()}
+        for level in (0.90, 0.95):
+            cover = (np.abs(err) <= norm.ppf(0.5 + level / 2) * g["se"]).mean()
+            line[f"cover{int(level * 100)}"] = cover
+            line[f"cover{int(level * 100)}_mcse"] = np.sqrt(cover * (1 - cover) / r)
+        line["seconds"] = g["seconds"].mean()
+        out.append(line)
+    return pd.DataFrame(out)
+
+
+def competing_coverage_values(rows: pd.DataFrame) -> dict:
+    """``competing_coverage.<estimand>.<analysis>.<metric>`` of :func:`competing_coverage_table`: reps, truth,
+    bias, bias_mcse, sd, mean_se, sd_over_se (SD of the estimates over the mean standard error), coverage (95%) and
+    coverage_mcse."""
+    values: dict = {}
+    for line in competing_coverage_table(rows).to_dict("records"):
+        values.setdefault(line["estimand"], {})[line["analysis"]] = {
+            "reps": int(line["reps"]), "truth": fmt(line["truth"]), "bias": fmt(line["bias"]),
+            "bias_mcse": fmt(line["bias_mcse"]), "sd": fmt(line["sd"]), "mean_se": fmt(line["mean_se"]),
+            "sd_over_se": f"{line['sd'] / line['mean_se']:.2f}", "coverage": fmt(line["cover95"]),
+            "coverage_mcse": fmt(line["cover95_mcse"])}
+    return {"competing_coverage": values}
