@@ -36,12 +36,15 @@ The committed benchmarks/results/competing_coverage.csv is remade by
     python benchmarks/bench_competing.py coverage --reps 200 --n 2000 --estimands rmtl --analyses competing \
         --out B.csv
 and the rows of B.csv in place of the rmtl/competing rows of A.csv (the first 34 are the same cohorts and equal);
-and benchmarks/results/competing_peer.csv by
-    flock /tmp/heavy.lock nice -n 10 python benchmarks/bench_competing.py peer --reps 12 --sizes 2000 \
-        --r-sizes 2000 --methods dr-dtch,forest --out benchmarks/results/competing_peer.csv
-(the committed file holds riskRegression on the 12 csf2_competing cohorts but on 3 of the 12 ehr_diabetes ones,
-reps 0, 1, 11: at 6-10 minutes per fit it was stopped at the deadline, its cohorts shared over three R processes;
-the n = 10,000 part and SurvivalBoost were not run.)
+and benchmarks/results/competing_peer.csv by, in turn (F = benchmarks/results/competing_peer.csv),
+    python benchmarks/bench_competing.py peer --reps 12 --sizes 2000 --r-sizes 2000 --methods dr-dtch,forest \
+        --out F
+    python benchmarks/bench_competing.py peer --reps 12 --sizes 2000 --r-sizes 2000 --methods '' --r-se known \
+        --out F --merge
+(the first run's riskRegression with its full standard error covers the 12 csf2_competing cohorts but 3 of the 12
+ehr_diabetes ones, reps 0, 1, 11: at 6-10 minutes per fit it was stopped at the deadline, its cohorts shared over
+three R processes; the second adds riskRegression with the nuisances known on all 24 cohorts, 3-4 CPU-s each;
+SurvivalBoost was not run.)
 """
 
 import argparse

@@ -146,7 +146,8 @@ def competing_peer_values(rows: pd.DataFrame) -> dict:
     ``dr``), analysis ``competing`` or ``naive`` (death censored; the compendium's methods only), metrics reps,
     truth, bias, bias_mcse, rmse and, where standard errors were computed, mean_se, coverage, coverage_mcse;
     cate_mse (x 100) and its mcse for the compendium; with the paired difference to riskRegression (``paired``:
-    reps, difference, difference_se, sqerr_difference and its se) on the competing analyses."""
+    reps, difference, difference_se, sqerr_difference and its se) on the competing analyses; and the size itself,
+    ``competing_peer.<setting>.n<n>.n`` (e.g. "2,000")."""
     table = competing_peer_table(rows)
     if not table["method"].str.startswith(PEER_R).any():
         raise ValueError(f"the competing-risks peer table has no rows of method {PEER_R!r}: run "
@@ -165,7 +166,7 @@ def competing_peer_values(rows: pd.DataFrame) -> dict:
                            "difference_se": fmt(line["diff_vs_r_se"]),
                            "sqerr_difference": f"{line['sqerr_diff_vs_r']:+.5f}",
                            "sqerr_difference_se": fmt(line["sqerr_diff_vs_r_se"])}
-        by_size = values.setdefault(line["setting"], {}).setdefault(f"n{line['n']}", {})
+        by_size = values.setdefault(line["setting"], {}).setdefault(f"n{line['n']}", {"n": f"{line['n']:,}"})
         by_size.setdefault(PEER_KEYS[line["method"]], {})[line["analysis"]] = v
     return {"competing_peer": values}
 
