@@ -32,14 +32,25 @@ cohort (5,000 patients). ``--r-sizes``: the sizes that R fits (its standard erro
 2,000 on csf2_competing).
 
 The committed benchmarks/results/competing_coverage.csv is remade by
-    flock /tmp/heavy.lock nice -n 10 python benchmarks/bench_competing.py coverage --reps 34 --n 2000 \
-        --out benchmarks/results/competing_coverage.csv
-and benchmarks/results/competing_peer.csv by
-    flock /tmp/heavy.lock nice -n 10 python benchmarks/bench_competing.py peer --reps 12 --sizes 2000 \
-        --r-sizes 2000 --methods dr-dtch,forest --out benchmarks/results/competing_peer.csv
-(the committed file holds riskRegression on the 12 csf2_competing cohorts but on 3 of the 12 ehr_diabetes ones,
-reps 0, 1, 11: at 6-10 minutes per fit it was stopped at the deadline, its cohorts shared over three R processes;
-the n = 10,000 part and SurvivalBoost were not run.)
+    python benchmarks/bench_competing.py coverage --reps 34 --n 2000 --out A.csv
+    python benchmarks/bench_competing.py coverage --reps 200 --n 2000 --estimands rmtl --analyses competing \
+        --out B.csv
+and the rows of B.csv in place of the rmtl/competing rows of A.csv (the first 34 are the same cohorts and equal);
+and benchmarks/results/competing_peer.csv by, in turn (F = benchmarks/results/competing_peer.csv),
+    python benchmarks/bench_competing.py peer --reps 12 --sizes 2000 --r-sizes 2000 --methods dr-dtch,forest \
+        --out F
+    python benchmarks/bench_competing.py peer --reps 12 --sizes 2000 --r-sizes 2000 --methods '' --r-se known \
+        --out F --merge
+    python benchmarks/bench_competing.py peer --reps 4 --sizes 10000 --r-sizes 10000 --methods '' --r-se known \
+        --settings csf2_competing --out F --merge
+    python benchmarks/bench_competing.py peer --reps 4 --sizes 10000 --r-sizes '' --methods dr-dtch \
+        --settings csf2_competing --out F --merge
+(the first run's riskRegression with its full standard error covers the 12 csf2_competing cohorts but 3 of the 12
+ehr_diabetes ones, reps 0, 1, 11: at 6-10 minutes per fit it was stopped at the deadline, its cohorts shared over
+three R processes; the second adds riskRegression with the nuisances known on all 24 cohorts, 3-4 CPU-s each;
+the last two, n = 10,000 on 4 csf2_competing cohorts only (riskRegression with the nuisances known, 24-31 s per
+cohort; dr-dtch, 5-12 s per fit), for the time of the session: no ehr_diabetes, no forest at that size;
+SurvivalBoost was not run.)
 """
 
 import argparse
@@ -53,20 +64,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from peak_memory import PeakMemory
-from scipy.stats import norm
 from threadpoolctl import threadpool_limits
 
 from causalehr.cate import CensoredCATE
 from causalehr.nuisance import DiscreteTimeHazard, SurvivalBoostCompeting, SurvivalBoostSurvival
 from causalehr.simulate import simulate
+from causalehr.studies.reference import competing_coverage_table as summarise
+from causalehr.studies.reference import competing_peer_table as peer_table
 
 HORIZON = {"cif": "horizon_surv", "rmtl": "horizon"}
 NAIVE = {"cif": ("surv", "cate_surv", -1.0), "rmtl": ("rmst", "cate_rmst", -1.0)}
 
 
-def coverage_rows(setting, reps, n, estimands, cause=1, out=None):
+def coverage_rows(setting, reps, n, estimands, cause=1, out=None, analyses=("competing", "naive")):
     """One row per cohort and estimand: estimate, standard error, truth; for the competing-risks and the naive
-    analysis. With ``out``, the rows so far are written there after each cohort."""
+    analysis (those of ``analyses``). With ``out``, the rows so far are written there after each cohort."""
     rows = []
     for rep in range(reps):
         cohort = simulate(setting, n, seed=rep)
@@ -83,6 +95,8 @@ def coverage_rows(setting, reps, n, estimands, cause=1, out=None):
                                                random_state=rep), e, 1.0),
                     ("naive", CensoredCATE(estimand=naive_estimand, horizon=horizon, method="constant",
                                            random_state=rep), (e == cause).astype(int), sign)):
+                if analysis not in analyses:
+                    continue
                 t0 = time.perf_counter()
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
@@ -97,27 +111,8 @@ def coverage_rows(setting, reps, n, estimands, cause=1, out=None):
     return pd.DataFrame(rows)
 
 
-def summarise(rows):
-    """Bias, RMSE, mean standard error, coverage of 90% and 95% Wald intervals, each with its MCSE."""
-    out = []
-    for (estimand, analysis), g in rows.groupby(["estimand", "analysis"], sort=False):
-        err = g["estimate"] - g["truth"]
-        r = len(g)
-        line = {"estimand": estimand, "analysis": analysis, "reps": r, "truth": g["truth"].mean(),
-                "net_truth": g["net_truth"].mean(), "bias": err.mean(), "bias_mcse": err.std(ddof=1) / np.sqrt(r),
-                "rmse": np.sqrt((err**2).mean()), "sd": g["estimate"].std(ddof=1), "mean_se": g["se"].mean()}
-        for level in (0.90, 0.95):
-            cover = (np.abs(err) <= norm.ppf(0.5 + level / 2) * g["se"]).mean()
-            line[f"cover{int(level * 100)}"] = cover
-            line[f"cover{int(level * 100)}_mcse"] = np.sqrt(cover * (1 - cover) / r)
-        line["seconds"] = g["seconds"].mean()
-        out.append(line)
-    return pd.DataFrame(out)
-
-
 # ehr_diabetes without missing covariates: R's Cox models would drop the rows, the causal forest refuses NaN
 PEER_SETTINGS = {"csf2_competing": {}, "ehr_diabetes": {"competing_death": True, "missingness": 0.0}}
-PEER_R = "riskRegression ate"
 TEST_SEED = 100_000
 N_TEST = 5000
 
@@ -133,12 +128,12 @@ def peer_methods(rep, sb_reps):
     return methods
 
 
-def peer_cohorts(reps, sizes):
+def peer_cohorts(reps, sizes, settings=tuple(PEER_SETTINGS)):
     """(setting, n, rep, cohort) in the order run: by size, rep, setting (a run stopped early stays balanced)."""
     for n in sizes:
         for rep in range(reps):
-            for setting, params in PEER_SETTINGS.items():
-                yield setting, n, rep, simulate(setting, n, seed=rep, **params)
+            for setting in settings:
+                yield setting, n, rep, simulate(setting, n, seed=rep, **PEER_SETTINGS[setting])
 
 
 def export_peer_cohorts(cohorts, folder, sizes):
@@ -159,7 +154,7 @@ def peer_rows(cohorts, methods, sb_reps, out=None):
     """One row per cohort, method and analysis (competing, naive): ATE estimate and standard error against the
     sample-average truth, CATE MSE against the true CATE of the test cohort."""
     rows, tests = [], {}
-    for setting, n, rep, cohort in cohorts:
+    for setting, n, rep, cohort in cohorts if methods else ():
         if setting not in tests:
             tests[setting] = simulate(setting, N_TEST, seed=TEST_SEED, **PEER_SETTINGS[setting])
         test = tests[setting]
@@ -187,50 +182,35 @@ def peer_rows(cohorts, methods, sb_reps, out=None):
     return pd.DataFrame(rows)
 
 
-def peer_table(rows):
-    """Per setting, size, method and analysis: ATE bias, RMSE, 95% coverage (each with its MCSE), mean CATE MSE
-    (MCSE); and, for the competing analyses, the paired difference with riskRegression on the same cohorts:
-    estimate (compendium - riskRegression) and squared error, mean and SE."""
-    z = norm.ppf(0.975)
-    peer = rows[rows["method"] == PEER_R].set_index(["setting", "n", "rep"])
-    out = []
-    for (setting, n, method, analysis), g in rows.groupby(["setting", "n", "method", "analysis"], sort=False):
-        err, r = g["ate"] - g["truth"], len(g)
-        cover = float((np.abs(err) <= z * g["se"]).mean())
-        line = {"setting": setting, "n": n, "method": method, "analysis": analysis, "reps": r,
-                "truth": g["truth"].mean(), "bias": err.mean(), "bias_mcse": err.std(ddof=1) / np.sqrt(r),
-                "rmse": np.sqrt((err**2).mean()), "mean_se": g["se"].mean(), "cover95": cover,
-                "cover95_mcse": np.sqrt(cover * (1 - cover) / r),
-                "cate_mse": g["cate_mse"].mean(), "cate_mse_mcse": g["cate_mse"].std(ddof=1) / np.sqrt(r),
-                "seconds": g["seconds"].mean()}
-        if analysis == "competing" and method != PEER_R and len(peer):
-            both = g.set_index(["setting", "n", "rep"]).join(peer[["ate"]], rsuffix="_r", how="inner")
-            diff = both["ate"] - both["ate_r"]
-            sq = (both["ate"] - both["truth"]) ** 2 - (both["ate_r"] - both["truth"]) ** 2
-            m = len(both)
-            line.update({"paired_reps": m, "diff_vs_r": diff.mean(), "diff_vs_r_se": diff.std(ddof=1) / np.sqrt(m),
-                         "sqerr_diff_vs_r": sq.mean(), "sqerr_diff_vs_r_se": sq.std(ddof=1) / np.sqrt(m)})
-        out.append(line)
-    return pd.DataFrame(out)
-
-
 def run_peer(args):
     sizes = [int(s) for s in args.sizes.split(",")]
     r_sizes = [int(s) for s in args.r_sizes.split(",")] if args.r_sizes else []
-    methods = args.methods.split(",")
-    cohorts = list(peer_cohorts(args.reps, sizes))
+    methods = [m for m in args.methods.split(",") if m]
+    settings = args.settings.split(",")
+    unknown = sorted(set(settings) - set(PEER_SETTINGS))
+    if unknown:
+        raise ValueError(f"--settings {unknown} unknown; the peer settings are {sorted(PEER_SETTINGS)}")
+    cohorts = list(peer_cohorts(args.reps, sizes, settings))
+    merge = args.merge and args.out and Path(args.out).exists()
+    progress = f"{args.out}.part" if merge else args.out
     with tempfile.TemporaryDirectory() as tmp:
         peer = None
         if r_sizes:
             export_peer_cohorts(cohorts, Path(tmp), r_sizes)
             script = Path(__file__).with_name("competing_riskregression.R")
-            peer = subprocess.Popen(["Rscript", str(script), tmp])
+            peer = subprocess.Popen(["Rscript", str(script), tmp, args.r_se])
             print(f"riskRegression writes {tmp}/peer.csv", flush=True)
-        rows = peer_rows(cohorts, methods, args.sb_reps, out=args.out)
+        rows = peer_rows(cohorts, methods, args.sb_reps, out=progress)
         if peer is not None:
             if peer.wait() != 0:
                 raise RuntimeError(f"{script} failed with exit code {peer.returncode}")
             rows = pd.concat([rows, pd.read_csv(Path(tmp) / "peer.csv")], ignore_index=True)
+    if merge:  # the rows of this run replace those of the same cohort, method and analysis in --out
+        keys = ["setting", "n", "rep", "method", "analysis"]
+        old = pd.read_csv(args.out)
+        kept = old[~old.set_index(keys).index.isin(rows.set_index(keys).index)]
+        rows = pd.concat([kept, rows], ignore_index=True)
+        Path(progress).unlink(missing_ok=True)
     if args.out:
         rows.to_csv(args.out, index=False)
     return rows
@@ -265,11 +245,18 @@ def main():
     parser.add_argument("--n", type=int, default=None)
     parser.add_argument("--p", type=int, default=20)
     parser.add_argument("--estimands", default="cif,rmtl")
+    parser.add_argument("--analyses", default="competing,naive", help="coverage: competing and/or naive")
     parser.add_argument("--out", default=None)
     parser.add_argument("--table", default=None, help="coverage/peer: print the summary of rows saved by --out")
     parser.add_argument("--sizes", default="2000,10000", help="peer: cohort sizes")
     parser.add_argument("--r-sizes", default="2000", help="peer: the sizes riskRegression fits ('' for none)")
-    parser.add_argument("--methods", default="dr-dtch,forest,dr-survivalboost", help="peer: compendium methods")
+    parser.add_argument("--methods", default="dr-dtch,forest,dr-survivalboost",
+                        help="peer: compendium methods ('' for riskRegression only)")
+    parser.add_argument("--settings", default=",".join(PEER_SETTINGS), help="peer: settings")
+    parser.add_argument("--r-se", default="full", choices=("full", "known"),
+                        help="peer: riskRegression's standard error (see competing_riskregression.R)")
+    parser.add_argument("--merge", action="store_true",
+                        help="peer: keep the rows of --out that this run does not remake")
     parser.add_argument("--sb-reps", type=int, default=12, help="peer: cohorts with SurvivalBoost nuisances")
     parser.add_argument("--threads", type=int, default=1, help="threads of the BLAS/OpenMP pools")
     args = parser.parse_args()
@@ -286,7 +273,8 @@ def main():
             with pd.option_context("display.width", 250, "display.max_columns", 30):
                 print(peer_table(run_peer(args)).round(4).to_string(index=False))
             return
-        rows = coverage_rows(args.setting, args.reps, args.n or 2000, args.estimands.split(","), out=args.out)
+        rows = coverage_rows(args.setting, args.reps, args.n or 2000, args.estimands.split(","), out=args.out,
+                             analyses=args.analyses.split(","))
     with pd.option_context("display.width", 200, "display.max_columns", 30):
         print(summarise(rows).round(4).to_string(index=False))
 

@@ -3,6 +3,7 @@
 import pandas as pd
 import pytest
 
+from causalehr.studies.reference import competing_coverage_values, competing_peer_values
 from causalehr.studies.reference import summarise as reference_comparison
 from causalehr.studies.strategy1 import mse_table, paper_values
 
@@ -126,3 +127,53 @@ def test_competing_table_hand_computed():
                      ["s", "m", "CIF, deaths censored", "0.2", "-0.1 (0.01)", "0.2 (0.1)", "2 (0.5)"]]
     assert competing_values(cate) == {"s": {"truth": {"cif": "0.2"}}}
     assert competing_table(pd.DataFrame(rows[2:]), cate) == "No competing-risks setting in this configuration.\n"
+
+
+def _peer_rows() -> pd.DataFrame:
+    rows = []
+    for method, analysis, ates, se in (("riskRegression ate", "competing", [0.1, 0.2, 0.3], 0.05),
+                                       ("dr-dtch", "competing", [0.12, 0.18, 0.33], 0.05),
+                                       ("dr-dtch", "naive", [0.0, 0.05, 0.1], 0.01)):
+        rows += [{"setting": "csf2_competing", "n": 100, "rep": r, "method": method, "analysis": analysis, "ate": a,
+                  "se": se, "truth": 0.2, "cate_mse": None if method.startswith("risk") else 0.01 * (r + 1),
+                  "seconds": 1.0} for r, a in enumerate(ates)]
+    # riskRegression point estimates without standard errors at a larger size
+    rows.append({"setting": "csf2_competing", "n": 1000, "rep": 0, "method": "riskRegression ate",
+                 "analysis": "competing", "ate": 0.25, "se": float("nan"), "truth": 0.2, "cate_mse": None,
+                 "seconds": 1.0})
+    return pd.DataFrame(rows)
+
+
+def test_competing_peer_values_hand_computed():
+    v = competing_peer_values(_peer_rows())["competing_peer"]["csf2_competing"]
+    r, dr, naive = v["n100"]["riskregression"]["competing"], v["n100"]["dr"]["competing"], v["n100"]["dr"]["naive"]
+    # riskRegression errors -0.1, 0, 0.1: bias 0, MCSE 0.1 / sqrt(3), RMSE sqrt(0.02 / 3); |0.1| > 1.96 x 0.05
+    assert float(r["bias"]) == pytest.approx(0, abs=1e-12) and r["bias_mcse"] == "0.0577" and r["rmse"] == "0.0816"
+    assert r["coverage"] == "0.333" and r["coverage_mcse"] == "0.272" and "cate_mse" not in r
+    # DR errors -0.08, -0.02, 0.13: bias 0.01, 2 of 3 covered; paired differences 0.02, -0.02, 0.03 (SD 0.02646);
+    # squared errors minus riskRegression's: -0.0036, 0.0004, 0.0069 (mean 0.00123, SD 0.0053)
+    assert dr["bias"] == "0.01" and dr["coverage"] == "0.667" and dr["cate_mse"] == "2"
+    assert dr["paired"] == {"reps": 3, "difference": "+0.0100", "difference_se": "0.0153",
+                            "sqerr_difference": "+0.00123", "sqerr_difference_se": "0.00306"}
+    # death censored: errors -0.2, -0.15, -0.1, none within 1.96 x 0.01
+    assert naive["bias"] == "-0.15" and naive["bias_mcse"] == "0.0289" and naive["coverage"] == "0"
+    assert v["n1000"]["riskregression"]["competing"] == {"reps": 1, "truth": "0.2", "bias": "0.05",
+                                                          "bias_mcse": "nan", "rmse": "0.05"}
+
+
+def test_competing_peer_values_bad_input():
+    with pytest.raises(ValueError, match=r"lacks the column\(s\) \['se'\]"):
+        competing_peer_values(_peer_rows().drop(columns="se"))
+    with pytest.raises(ValueError, match="no rows of method 'riskRegression ate'"):
+        competing_peer_values(_peer_rows().query("method != 'riskRegression ate'"))
+
+
+def test_competing_coverage_values_hand_computed():
+    rows = pd.DataFrame({"estimand": "rmtl", "analysis": "competing", "estimate": [0.9, 1.0, 1.4, 1.1], "se": 0.1,
+                         "truth": 1.0, "net_truth": 0.5, "seconds": 1.0})
+    v = competing_coverage_values(rows)["competing_coverage"]["rmtl"]["competing"]
+    # errors -0.1, 0, 0.4, 0.1: bias 0.1, SD 0.21602 (MCSE 0.108); 3 of 4 within 1.96 x 0.1
+    assert v == {"reps": 4, "truth": "1", "bias": "0.1", "bias_mcse": "0.108", "sd": "0.216", "mean_se": "0.1",
+                 "sd_over_se": "2.16", "coverage": "0.75", "coverage_mcse": "0.217"}
+    with pytest.raises(ValueError, match=r"lacks the column\(s\) \['net_truth'\]"):
+        competing_coverage_values(rows.drop(columns="net_truth"))

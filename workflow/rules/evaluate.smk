@@ -8,12 +8,15 @@ ESTIMATES = [
 
 rule evaluate:
     """Compare every estimate with the truth: tidy metrics, the figures and tables the paper uses, and the
-    values its text quotes; with the committed head-to-head with grf's causal survival forest."""
+    values its text quotes; with the committed head-to-head with grf's causal survival forest and the committed
+    competing-risks comparison with riskRegression and coverage study."""
     input:
         notebook="notebooks/evaluate.ipynb",
         cate=[e["cate"] for e in ESTIMATES],
         ate=[e["ate"] for e in ESTIMATES],
         reference="benchmarks/results/csf_grf.csv",
+        competing_peer="benchmarks/results/competing_peer.csv",
+        competing_coverage="benchmarks/results/competing_coverage.csv",
     output:
         **stage_rule_outputs("evaluate"),
     log:
@@ -23,7 +26,12 @@ rule evaluate:
         "../../environment.yml"
     params:
         parameters=lambda wc, input, output: notebook_params(
-            output, cate_paths=list(input.cate), ate_paths=list(input.ate), reference_path=input.reference
+            output,
+            cate_paths=list(input.cate),
+            ate_paths=list(input.ate),
+            reference_path=input.reference,
+            competing_peer_path=input.competing_peer,
+            competing_coverage_path=input.competing_coverage,
         ),
     shell:
         PAPERMILL

@@ -1,8 +1,15 @@
-"""Head-to-head with grf's causal survival forest on identical cohorts (strategy 1).
+"""Head-to-head comparisons with R packages on identical cohorts (strategy 1), from committed benchmark output.
 
-``run`` is the benchmark ``python benchmarks/bench_strategy1.py csf --grf`` (it needs R with grf, so its output,
-benchmarks/results/csf_grf.csv, is committed); :func:`summarise` compares every learner with grf per setting and
-estimand, and :func:`report` writes the paper's table (notebooks/evaluate.ipynb).
+grf's causal survival forest: the benchmark ``python benchmarks/bench_strategy1.py csf --grf`` (it needs R with
+grf, so its output, benchmarks/results/csf_grf.csv, is committed); :func:`summarise` compares every learner with
+grf per setting and estimand, and :func:`report` writes the paper's table (notebooks/evaluate.ipynb).
+
+riskRegression's ``ate()`` under competing risks: the benchmark ``python benchmarks/bench_competing.py peer``
+(output benchmarks/results/competing_peer.csv, committed); :func:`competing_peer_table` summarises it and
+:func:`competing_peer_values` gives the values the manuscript quotes. Likewise the coverage study of the
+competing-risks ATE intervals, ``python benchmarks/bench_competing.py coverage`` (hundreds of cohorts, too long
+for the workflow; benchmarks/results/competing_coverage.csv): :func:`competing_coverage_table`,
+:func:`competing_coverage_values`.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.stats import norm
 
 from causalehr.studies.common import ESTIMAND_LABELS, fmt
 
@@ -84,3 +92,121 @@ def report(mse: pd.DataFrame, paths: Mapping[str, str | Path]) -> dict:
     table, values = summarise(mse)
     Path(paths["reference_table"]).write_text(table.to_markdown(index=False) + "\n")
     return values
+
+
+PEER_R = "riskRegression ate"  # its rows with the nuisances taken as known are PEER_R + " (known nuisance)"
+PEER_COLUMNS = {"setting", "n", "rep", "method", "analysis", "ate", "se", "truth", "cate_mse", "seconds"}
+PEER_KEYS = {PEER_R: "riskregression", f"{PEER_R} (known nuisance)": "riskregression_known", "dr-dtch": "dr",
+             "forest": "forest"}  # method -> key of the values
+
+
+def competing_peer_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per setting, size, method and analysis (competing, naive = death censored): ATE bias, RMSE, mean standard
+    error, 95% Wald coverage (each with its Monte Carlo SE), mean CATE MSE (MCSE), mean seconds; and, for the
+    competing analyses of the compendium, the paired difference with riskRegression on the cohorts it fitted:
+    estimate (compendium - riskRegression) and squared error, mean and SE (riskRegression's estimate does not
+    depend on the kind of its standard error, full or with the nuisances known: either row serves).
+
+    ``rows``: one row per cohort, method and analysis (benchmarks/bench_competing.py peer): the ATE estimate
+    ``ate``, its standard error ``se``, the cohort's sample-average true effect ``truth``, ``cate_mse`` (missing for
+    riskRegression, which gives no CATE)."""
+    missing = sorted(PEER_COLUMNS - set(rows.columns))
+    if missing:
+        raise ValueError(f"the competing-risks peer table lacks the column(s) {missing}")
+    z = norm.ppf(0.975)
+    is_peer = rows["method"].str.startswith(PEER_R)
+    peer = rows[is_peer].drop_duplicates(["setting", "n", "rep"]).set_index(["setting", "n", "rep"])
+    out = []
+    for (setting, n, method, analysis), g in rows.groupby(["setting", "n", "method", "analysis"], sort=False):
+        err, r = g["ate"] - g["truth"], len(g)
+        with_se = g["se"].notna()  # riskRegression's point estimates (se = FALSE) have no standard error
+        cover = float((np.abs(err[with_se]) <= z * g["se"][with_se]).mean()) if with_se.any() else np.nan
+        line = {"setting": setting, "n": n, "method": method, "analysis": analysis, "reps": r,
+                "truth": g["truth"].mean(), "bias": err.mean(), "bias_mcse": err.std(ddof=1) / np.sqrt(r),
+                "rmse": np.sqrt((err**2).mean()), "mean_se": g["se"].mean(), "se_reps": int(with_se.sum()),
+                "cover95": cover, "cover95_mcse": np.sqrt(cover * (1 - cover) / with_se.sum()),
+                "cate_mse": g["cate_mse"].mean(), "cate_mse_mcse": g["cate_mse"].std(ddof=1) / np.sqrt(r),
+                "seconds": g["seconds"].mean()}
+        if analysis == "competing" and not method.startswith(PEER_R) and len(peer):
+            both = g.set_index(["setting", "n", "rep"]).join(peer[["ate"]], rsuffix="_r", how="inner")
+            diff = both["ate"] - both["ate_r"]
+            sq = (both["ate"] - both["truth"]) ** 2 - (both["ate_r"] - both["truth"]) ** 2
+            m = len(both)
+            line.update({"paired_reps": m, "diff_vs_r": diff.mean(), "diff_vs_r_se": diff.std(ddof=1) / np.sqrt(m),
+                         "sqerr_diff_vs_r": sq.mean(), "sqerr_diff_vs_r_se": sq.std(ddof=1) / np.sqrt(m)})
+        out.append(line)
+    return pd.DataFrame(out)
+
+
+def competing_peer_values(rows: pd.DataFrame) -> dict:
+    """The values the manuscript quotes from the competing-risks peer comparison (:func:`competing_peer_table`):
+    ``competing_peer.<setting>.n<n>.<method>.<analysis>.<metric>`` for method ``riskregression`` (its standard error
+    with the estimation of the nuisances, or with them known: ``riskregression_known``), ``dr`` (aipcw-dr
+    with discrete-time cause-specific nuisances) and ``forest`` (the causal survival forest, whose ATE is that of
+    ``dr``), analysis ``competing`` or ``naive`` (death censored; the compendium's methods only), metrics reps,
+    truth, bias, bias_mcse, rmse and, where standard errors were computed, mean_se, coverage, coverage_mcse;
+    cate_mse (x 100) and its mcse for the compendium; with the paired difference to riskRegression (``paired``:
+    reps, difference, difference_se, sqerr_difference and its se) on the competing analyses; and the size itself,
+    ``competing_peer.<setting>.n<n>.n`` (e.g. "2,000")."""
+    table = competing_peer_table(rows)
+    if not table["method"].str.startswith(PEER_R).any():
+        raise ValueError(f"the competing-risks peer table has no rows of method {PEER_R!r}: run "
+                         "benchmarks/bench_competing.py peer with --r-sizes")
+    values: dict = {}
+    for line in table[table["method"].isin(PEER_KEYS)].to_dict("records"):
+        v = {"reps": int(line["reps"]), "truth": fmt(line["truth"]), "bias": fmt(line["bias"]),
+             "bias_mcse": fmt(line["bias_mcse"]), "rmse": fmt(line["rmse"])}
+        if line["se_reps"]:
+            v.update(mean_se=fmt(line["mean_se"]), coverage=fmt(line["cover95"]),
+                     coverage_mcse=fmt(line["cover95_mcse"]))
+        if not line["method"].startswith(PEER_R):
+            v.update(cate_mse=fmt(100 * line["cate_mse"]), cate_mse_mcse=fmt(100 * line["cate_mse_mcse"]))
+        if line.get("paired_reps", 0) > 0:
+            v["paired"] = {"reps": int(line["paired_reps"]), "difference": f"{line['diff_vs_r']:+.4f}",
+                           "difference_se": fmt(line["diff_vs_r_se"]),
+                           "sqerr_difference": f"{line['sqerr_diff_vs_r']:+.5f}",
+                           "sqerr_difference_se": fmt(line["sqerr_diff_vs_r_se"])}
+        by_size = values.setdefault(line["setting"], {}).setdefault(f"n{line['n']}", {"n": f"{line['n']:,}"})
+        by_size.setdefault(PEER_KEYS[line["method"]], {})[line["analysis"]] = v
+    return {"competing_peer": values}
+
+
+COVERAGE_COLUMNS = {"estimand", "analysis", "estimate", "se", "truth", "net_truth", "seconds"}
+
+
+def competing_coverage_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per estimand and analysis (competing, naive = death censored): bias, RMSE, SD of the estimates, mean standard
+    error, coverage of 90% and 95% Wald intervals, each with its Monte Carlo SE, against the cohort's sample-average
+    true effect ``truth`` (``net_truth``: the effect the naive analysis estimates). ``rows``: one row per cohort,
+    estimand and analysis (benchmarks/bench_competing.py coverage)."""
+    missing = sorted(COVERAGE_COLUMNS - set(rows.columns))
+    if missing:
+        raise ValueError(f"the competing-risks coverage table lacks the column(s) {missing}")
+    out = []
+    for (estimand, analysis), g in rows.groupby(["estimand", "analysis"], sort=False):
+        err = g["estimate"] - g["truth"]
+        r = len(g)
+        line = {"estimand": estimand, "analysis": analysis, "reps": r, "truth": g["truth"].mean(),
+                "net_truth": g["net_truth"].mean(), "bias": err.mean(), "bias_mcse": err.std(ddof=1) / np.sqrt(r),
+                "rmse": np.sqrt((err**2).mean()), "sd": g["estimate"].std(ddof=1), "mean_se": g["se"].mean()}
+        for level in (0.90, 0.95):
+            cover = (np.abs(err) <= norm.ppf(0.5 + level / 2) * g["se"]).mean()
+            line[f"cover{int(level * 100)}"] = cover
+            line[f"cover{int(level * 100)}_mcse"] = np.sqrt(cover * (1 - cover) / r)
+        line["seconds"] = g["seconds"].mean()
+        out.append(line)
+    return pd.DataFrame(out)
+
+
+def competing_coverage_values(rows: pd.DataFrame) -> dict:
+    """``competing_coverage.<estimand>.<analysis>.<metric>`` of :func:`competing_coverage_table`: reps, truth,
+    bias, bias_mcse, sd, mean_se, sd_over_se (SD of the estimates over the mean standard error), coverage (95%) and
+    coverage_mcse."""
+    values: dict = {}
+    for line in competing_coverage_table(rows).to_dict("records"):
+        values.setdefault(line["estimand"], {})[line["analysis"]] = {
+            "reps": int(line["reps"]), "truth": fmt(line["truth"]), "bias": fmt(line["bias"]),
+            "bias_mcse": fmt(line["bias_mcse"]), "sd": fmt(line["sd"]), "mean_se": fmt(line["mean_se"]),
+            "sd_over_se": f"{line['sd'] / line['mean_se']:.2f}", "coverage": fmt(line["cover95"]),
+            "coverage_mcse": fmt(line["cover95_mcse"])}
+    return {"competing_coverage": values}
