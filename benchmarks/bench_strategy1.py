@@ -4,6 +4,7 @@
                                                 [--settings csf1,...] [--methods aipcw-dr,...]
                                                 [--out FILE.csv | --update FILE.csv]
     python benchmarks/bench_strategy1.py speed [--n 1000000] [--p 20] [--threads 1] [--out FILE.csv]
+                                                [--method aipcw-dr | auto [--candidates constant,aipcw-dr,...]]
 
 ``csf``: MSE (x 100) of each CensoredCATE method against the true CATE on a test cohort, settings csf1..csf4
 of Cui et al. (2023) with p covariates, both estimands, ``reps`` training cohorts. With ``--grf`` the same
@@ -12,10 +13,11 @@ forest and the IPCW causal forest of the paper, so that every method is compared
 ends with the best method of the compendium minus CSF, paired by training cohort. ``--update`` reruns the
 chosen settings x methods only and replaces their rows in an earlier output (the other rows, grf's included,
 stay).
-``speed``: fast path (cross-fitted DiscreteTimeHazard nuisances, AIPCW pseudo-outcomes, DR-learner) on a
-simulated EHR-like cohort, the folds fitted in ``--threads`` worker processes; reports seconds per stage and the
-peak resident memory of the process and its workers together (with
-``--out``, appended as one row with the threads and the load average of the machine).
+``speed``: fast path (cross-fitted DiscreteTimeHazard nuisances, AIPCW pseudo-outcomes, DR-learner; or, with
+``--method auto``, the candidates chosen or stacked on those nuisances) on a simulated EHR-like cohort, the folds
+fitted in ``--threads`` worker processes; reports seconds per stage and the peak resident memory of the process
+and its workers together (with ``--out``, appended as one row with the threads and the load average of the
+machine).
 """
 
 import argparse
@@ -100,7 +102,7 @@ def csf_table(df):
             ).unstack("method").reset_index()
 
 
-def speed(n, p, seed=0, n_jobs=None):
+def speed(n, p, seed=0, method="aipcw-dr", candidates=None, n_jobs=None):
     from causalehr.nuisance import DiscreteTimeHazard
 
     rng = np.random.default_rng(seed)
@@ -113,7 +115,7 @@ def speed(n, p, seed=0, n_jobs=None):
     tm, ev = np.minimum(T, C), (T <= C).astype(int)
     print(f"simulated n={n} p={p}: {time.perf_counter() - t0:.1f} s, event rate {ev.mean():.2f}", flush=True)
     t0 = time.perf_counter()
-    est = CensoredCATE(horizon=10.0, method="aipcw-dr", n_folds=2, random_state=0, n_jobs=n_jobs,
+    est = CensoredCATE(horizon=10.0, method=method, n_folds=2, random_state=0, candidates=candidates, n_jobs=n_jobs,
                        event_model=DiscreteTimeHazard(n_bins=10), censoring_model=DiscreteTimeHazard(n_bins=10))
     with PeakMemory() as peak:
         est.fit(X, a, tm, ev)
@@ -125,7 +127,10 @@ def speed(n, p, seed=0, n_jobs=None):
     peak_gb = peak.gb
     print(f"fit {fit_s:.1f} s, effect {effect_s:.1f} s, peak memory {peak_gb:.2f} GB, "
           f"ATE {ate:.3f} ({lower:.3f}, {upper:.3f}), CATE range {tau.min():.3f}..{tau.max():.3f}", flush=True)
-    return {"n": n, "p": p, "fit_seconds": round(fit_s, 1), "effect_seconds": round(effect_s, 1),
+    chosen = getattr(est, "weights_", None)
+    if chosen is not None:
+        print("weights of the candidates:", {k: round(w, 3) for k, w in chosen.items()}, flush=True)
+    return {"n": n, "p": p, "method": method, "fit_seconds": round(fit_s, 1), "effect_seconds": round(effect_s, 1),
             "peak_gb": round(peak_gb, 2), "ate": ate, "load_average": round(os.getloadavg()[0], 1)}
 
 
@@ -186,6 +191,9 @@ def main():
     parser.add_argument("--settings", type=lambda s: s.split(","), default=SETTINGS)
     parser.add_argument("--methods", type=lambda s: s.split(","), default=list(LEARNERS))
     parser.add_argument("--out", default=None)
+    parser.add_argument("--method", default="aipcw-dr", choices=["aipcw-dr", "auto"], help="speed: the learner")
+    parser.add_argument("--candidates", type=lambda s: s.split(","), default=None,
+                        help="speed, method auto: its candidates (default: all of selection.CANDIDATES)")
     parser.add_argument("--update", default=None, help="earlier output whose rows of these settings x methods "
                                                          "are replaced")
     args = parser.parse_args()
@@ -199,7 +207,7 @@ def main():
             args.p = args.p or 15
             run_csf(args)
         else:
-            row = speed(args.n, args.p or 20, n_jobs=args.threads)
+            row = speed(args.n, args.p or 20, method=args.method, candidates=args.candidates, n_jobs=args.threads)
             if args.out:  # one row per run appended, with the threads and the load of the machine
                 out = Path(args.out)
                 pd.DataFrame([{**row, "threads": args.threads}]).to_csv(out, mode="a", header=not out.exists(),

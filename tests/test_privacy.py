@@ -24,7 +24,7 @@ def disclosures(table: pd.DataFrame, n_col: str, count_cols=(), margins=(), min_
     between 1 and min_cell - 1, a shown n below min_cell, and, for each margin, a value column (n and counts)
     with exactly one blanked stratum while the margin is shown (margin minus the shown strata gives it back)."""
     found = []
-    shown = table[~table["suppressed"]]
+    shown = table[~table["suppressed"]] if "suppressed" in table else table  # no column: every row is shown
     for c in [n_col, *count_cols]:
         for i, v in shown[c].items():
             if 0 < v < min_cell or (c != n_col and 0 < shown.loc[i, n_col] - v < min_cell):

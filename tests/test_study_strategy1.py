@@ -177,3 +177,50 @@ def test_competing_coverage_values_hand_computed():
                  "sd_over_se": "2.16", "coverage": "0.75", "coverage_mcse": "0.217"}
     with pytest.raises(ValueError, match=r"lacks the column\(s\) \['net_truth'\]"):
         competing_coverage_values(rows.drop(columns="net_truth"))
+
+
+def test_auto_choices_count_the_candidate_of_largest_weight_per_fit():
+    from causalehr.studies.strategy1 import auto_choices
+
+    ate = pd.DataFrame({"setting": ["csf1"] * 3 + ["csf2"] + ["csf1"], "estimand": "rmst",
+                        "method": ["auto"] * 4 + ["aipcw-dr"],
+                        "weight_constant": [1.0, 0.0, 0.2, 1.0, None], "weight_x-learner": [0.0, 0.7, 0.8, 0.0, None],
+                        "weight_t-learner": [0.0, 0.3, 0.0, 0.0, None]})
+    table, values = auto_choices(ate)
+    # csf1: constant has all the weight in fit 0; the x-learner the largest in fits 1 and 2 (mean 0.5)
+    assert values == {"auto": {"fits": 4, "chosen": {"constant": 2, "x-learner": 2, "t-learner": 0},
+                               "constant_kept": 2, "chosen_text": "constant in 2, x-learner in 2, t-learner in 0"}}
+    cells = [[c.strip() for c in line.split("|")[1:-1]] for line in table.splitlines()[2:]]
+    assert cells[0] == ["auto", "csf1", "RMST", "3", "1", "1 (0.4)", "2 (0.5)", "0 (0.1)"]
+    assert auto_choices(ate.drop(columns=[c for c in ate.columns if c.startswith("weight_")]))[1] == {}
+
+
+def test_strategy1_run_records_the_weights_of_auto():
+    from causalehr.studies.strategy1 import run, simulate_split
+
+    spec = {"method": "auto", "candidates": ["constant", "t-learner"], "n_folds": 2}
+    train, test = simulate_split({"simulator": "csf1", "n": 400}, 200, 3)
+    _, ate = run(train, test, spec, ["rmst"], seed=1)
+    weights = ate[["weight_constant", "weight_t-learner"]].to_numpy()
+    assert weights.min() >= 0 and weights.sum() == pytest.approx(1.0)
+
+
+def test_reference_comparison_pairs_auto_with_csf_in_every_cell():
+    rows = []
+    for setting, csf, auto in (("csf1", [1.0, 1.0, 1.0], [0.5, 0.6, 0.7]), ("csf2", [1.0, 2.0, 3.0], [1.2, 1.9, 3.2])):
+        for method, by_rep in {"CSF (grf)": csf, "IPCW forest (grf)": [5.0] * 3, "auto": auto,
+                               "t-learner": [0.1] * 3}.items():
+            rows += [{"setting": setting, "estimand": "rmst", "method": method, "rep": r, "mse_x100": v}
+                     for r, v in enumerate(by_rep)]
+    table, values = reference_comparison(pd.DataFrame(rows))
+    # auto - CSF: csf1 -0.5, -0.4, -0.3 (mean -0.4, SE 0.0577: better); csf2 +0.2, -0.1, +0.2 (mean 0.1, SE 0.1)
+    assert values["reference"]["auto"] == {"better": "csf1 RMST", "worse": "none", "level": "csf2 RMST",
+                                           "n_better": 1, "n_worse": 0, "n_level": 1, "cells": 2}
+    row = table.set_index("Method").loc["auto - CSF (paired)"]
+    assert row["csf1"] == "-0.4 (0.0577)" and row["csf2"] == "+0.1 (0.1)"
+    # auto not run in csf2: shown as "-", the other methods keep all their cohorts there
+    partial = reference_comparison(pd.DataFrame([r for r in rows if (r["setting"], r["method"]) != ("csf2", "auto")]))
+    table, values = partial[0].set_index("Method"), partial[1]["reference"]
+    assert table.loc["auto", "csf2"] == "-" and table.loc["auto - CSF (paired)", "csf2"] == "-"
+    assert table.loc["CSF (grf)", "csf2"] == "2 (0.577)" and values["incomplete"] == 0
+    assert values["auto"]["cells"] == 1 and values["auto"]["n_level"] == 0

@@ -48,6 +48,7 @@ STAGES: dict[str, tuple[str, str | None, dict[str, Output]]] = {
         "table": Output("tables/cate_mse.md", paper="table"),
         "reference_table": Output("tables/csf_reference.md", paper="table"),
         "competing_table": Output("tables/competing.md", paper="table"),
+        "auto_table": Output("tables/auto_choices.md", paper="table"),
         "values": Output("values.yml", paper="values")}),
     "ccw": ("ccw", "Strategy 2", {
         "replications": Output("replications.parquet"),

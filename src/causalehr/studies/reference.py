@@ -24,18 +24,21 @@ from scipy.stats import norm
 from causalehr.studies.common import ESTIMAND_LABELS, fmt
 
 REFERENCE_METHODS = ("CSF (grf)", "IPCW forest (grf)")
+FIXED = "auto"  # the learner fixed in advance (model selection inside the fit), paired with CSF in every cell
 
 
 def summarise(mse: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     """Head-to-head with grf's causal survival forest (CSF) on identical cohorts (benchmarks/bench_strategy1.py
     csf --grf): per setting and estimand, the mean MSE x 100 (Monte Carlo SE) of every method, and the best
     method of the compendium minus CSF, paired by training cohort (mean and SE of the per-cohort differences).
-    Cohorts on which a method gave no estimate (missing MSE) are left out for all methods (``incomplete``).
+    Cohorts on which a method gave no estimate (missing MSE) are left out for all methods (``incomplete``); a
+    method without rows in a setting and estimand (not run there) is shown as "-" and not paired there.
 
     ``mse`` has one row per setting, estimand, method and replication (column ``rep``) with ``mse_x100``.
     Returns the table (estimand and method in rows, settings in columns, closing with the best method of the
-    compendium and its paired difference to CSF) and the values the manuscript quotes; a cell is "better" or
-    "worse" when the paired difference is more than two standard errors from zero, "level" otherwise."""
+    compendium and its paired difference to CSF, and with that of ``FIXED`` when it has rows) and the values the
+    manuscript quotes; a cell is "better" or "worse" when the paired difference is more than two standard errors
+    from zero, "level" otherwise."""
     missing = sorted({"setting", "estimand", "method", "rep", "mse_x100"} - set(mse.columns))
     if missing:
         raise ValueError(f"the reference MSE table lacks the column(s) {missing}")
@@ -44,7 +47,10 @@ def summarise(mse: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
         raise ValueError(f"the reference MSE table has no rows of method(s) {absent}: run "
                          "benchmarks/bench_strategy1.py csf with --grf")
     wide = mse.pivot_table(index=["setting", "estimand", "rep"], columns="method", values="mse_x100", dropna=False)
-    complete = wide.notna().all(axis=1)  # cohorts on which every method gave an estimate
+    ran = mse.groupby(["setting", "estimand"])["method"].agg(set)  # the methods run in each cell
+    expected = pd.DataFrame([[m in ran[cell] for m in wide.columns] for cell in wide.index.droplevel("rep")],
+                            index=wide.index, columns=wide.columns)
+    complete = (wide.notna() | ~expected).all(axis=1)  # cohorts on which every method run gave an estimate
     values = {"replications": int(wide.groupby(level=[0, 1]).size().min()),
               "incomplete": int((~complete).sum()), "settings": {}}
     wide = wide[complete]
@@ -59,12 +65,16 @@ def summarise(mse: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     for key in mean.index:
         setting, estimand = key
         for method in [*REFERENCE_METHODS, *ours]:
-            cell = f"{fmt(mean.loc[key, method])} ({fmt(mcse.loc[key, method])})"
+            cell = f"{fmt(mean.loc[key, method])} ({fmt(mcse.loc[key, method])})" if method in ran[key] else "-"
             table.setdefault((estimand, method), {})[setting] = cell
         best = mean.loc[key, ours].idxmin()
         d, se = diff.loc[key, best], diff_se.loc[key, best]
         table.setdefault((estimand, "best of the compendium"), {})[setting] = best
         table.setdefault((estimand, "best - CSF (paired)"), {})[setting] = f"{d:+.3g} ({fmt(se)})"
+        if FIXED in ours:
+            d_fixed, se_fixed = diff.loc[key, FIXED], diff_se.loc[key, FIXED]
+            table.setdefault((estimand, f"{FIXED} - CSF (paired)"), {})[setting] = (
+                f"{d_fixed:+.3g} ({fmt(se_fixed)})" if FIXED in ran[key] else "-")
         values["settings"].setdefault(setting, {})[estimand] = {
             "best": best, "best_mse": fmt(mean.loc[key, best]), "csf_mse": fmt(mean.loc[key, "CSF (grf)"]),
             "ipcw_mse": fmt(mean.loc[key, "IPCW forest (grf)"]), "difference": f"{d:+.3g}",
@@ -76,6 +86,13 @@ def summarise(mse: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     single = not_worse[not_worse == not_worse.max()].index
     single = mean.loc[:, single].rank(axis=1).mean().idxmin()  # ties: the better mean rank over the cells
     values["single"] = {"method": single, "not_worse": int(not_worse[single]), "better": int((z[single] < -2).sum())}
+    if FIXED in ours:
+        verdicts = {verdict: [f"{s} {ESTIMAND_LABELS[e]}" for (s, e), v in z[FIXED].items() if test(v)]
+                    for verdict, test in (("better", lambda v: v < -2), ("worse", lambda v: v > 2),
+                                          ("level", lambda v: -2 <= v <= 2))}
+        values[FIXED] = {**{verdict: ", ".join(named) or "none" for verdict, named in verdicts.items()},
+                         **{f"n_{verdict}": len(named) for verdict, named in verdicts.items()},
+                         "cells": int(z[FIXED].notna().sum())}
     frame = pd.DataFrame([{"Estimand": ESTIMAND_LABELS[e], "Method": m, **cells} for (e, m), cells in table.items()])
     cells = [(s, e, v) for s, by_estimand in values["settings"].items() for e, v in by_estimand.items()]
     values["not_worse"] = sum(v["not_worse"] for *_, v in cells)

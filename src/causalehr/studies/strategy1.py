@@ -76,7 +76,8 @@ def run(
     ``n_jobs``: threads of the fit (joblib workers, BLAS and OpenMP threads).
 
     The CATE table has one row per test patient and estimand (columns ``estimand, patient, estimate, truth``);
-    the ATE table one row per estimand (``estimate, lower, upper, truth, fit_seconds``). The true ATE is the
+    the ATE table one row per estimand (``estimate, lower, upper, truth, fit_seconds``; for method "auto" also
+    ``weight_<candidate>``, the weights of its candidates, :attr:`CensoredCATE.weights_`). The true ATE is the
     mean true CATE over the test cohort. A competing-risks estimand ("cif", "rmtl": cause 1, death competing)
     also gives ``<estimand>_naive``: the analysis that treats death as censoring, against the same truth.
     """
@@ -95,12 +96,15 @@ def run(
             ate, lower, upper = -ate, -upper, -lower
         cate_rows.append(pd.DataFrame({"estimand": label, "patient": np.arange(len(truth)),
                                        "estimate": estimate, "truth": truth}))
+        weights = getattr(estimator, "weights_", {})  # method "auto": the weight of each candidate
         ate_rows.append({"estimand": label, "estimate": ate, "lower": lower, "upper": upper,
-                         "truth": float(truth.mean()), "fit_seconds": seconds})
+                         "truth": float(truth.mean()), "fit_seconds": seconds,
+                         **{f"{WEIGHT}{name}": w for name, w in weights.items()}})
     return pd.concat(cate_rows, ignore_index=True), pd.DataFrame(ate_rows)
 
 
 CELL = ["setting", "method", "estimand"]
+WEIGHT = "weight_"  # prefix of the ATE table's columns holding the weights of the candidates of method "auto"
 
 
 def accuracy_by_replication(cate: pd.DataFrame) -> pd.DataFrame:
@@ -190,6 +194,36 @@ def competing_values(cate: pd.DataFrame) -> dict:
     return out
 
 
+def auto_choices(ate: pd.DataFrame) -> tuple[str, dict]:
+    """How method "auto" combined its candidates, from the weights recorded per fit (:func:`run`): per method
+    whose fits carry weights, setting and estimand, the fits, and per candidate how often it had the largest
+    weight (was chosen) with its mean weight; "constant kept" counts the fits where the constant model (no
+    heterogeneity) had all the weight. Returns the markdown table (one line saying so when no fit carries
+    weights) and the quoted values: per method, the fits, the times each candidate was chosen, "constant kept"
+    and the same as a sentence fragment (``chosen_text``)."""
+    columns = [c for c in ate.columns if c.startswith(WEIGHT)]
+    fits = ate.dropna(subset=columns, how="all") if columns else ate.iloc[:0]
+    if fits.empty:
+        return "No fit of method auto in this configuration.\n", {}
+    rows, values = [], {}
+    for method, by_method in fits.groupby("method"):
+        used = [c for c in columns if by_method[c].notna().any()]
+        names = [c.removeprefix(WEIGHT) for c in used]
+        weights = by_method[used].fillna(0.0).to_numpy()
+        chosen = pd.Series(np.array(names)[weights.argmax(axis=1)], index=by_method.index)
+        kept = (by_method.get(f"{WEIGHT}constant", pd.Series(0.0, index=by_method.index)) == 1.0)
+        for (setting, estimand), g in by_method.groupby(["setting", "estimand"]):
+            rows.append({"Method": method, "Setting": setting, "Estimand": ESTIMAND_LABELS.get(estimand, estimand),
+                         "Fits": len(g), "Constant kept": int(kept[g.index].sum()),
+                         **{n: f"{int((chosen[g.index] == n).sum())} ({fmt(g[c].fillna(0.0).mean())})"
+                            for n, c in zip(names, used)}})
+        counts = {n: int((chosen == n).sum()) for n in names}
+        values[method] = {"fits": len(by_method), "chosen": counts, "constant_kept": int(kept.sum()),
+                          "chosen_text": ", ".join(f"{n} in {k}" for n, k in sorted(counts.items(),
+                                                                                     key=lambda t: -t[1]))}
+    return pd.DataFrame(rows).to_markdown(index=False) + "\n", values
+
+
 def paper_values(metrics: pd.DataFrame) -> dict:
     """The values the manuscript quotes, formatted: CATE MSE x 100, AUTOC, ATE coverage and ATE bias (with its
     Monte Carlo SE) per setting/method/estimand, and the best method (smallest MSE) per setting and estimand."""
@@ -220,13 +254,15 @@ def _by_value(mapping: dict) -> str:
     return ", ".join(f"{value} ({', '.join(keys)})" for value, keys in groups.items())
 
 
-def report(metrics: pd.DataFrame, cate: pd.DataFrame, paths: Mapping[str, str | Path]) -> dict:
-    """Write the metrics, the MSE figure and tables (all estimands; competing risks with the naive analysis) to the
-    evaluate stage's ``paths``; return the quoted values."""
+def report(metrics: pd.DataFrame, cate: pd.DataFrame, ate: pd.DataFrame, paths: Mapping[str, str | Path]) -> dict:
+    """Write the metrics, the MSE figure and tables (all estimands; competing risks with the naive analysis; the
+    choices of method "auto") to the evaluate stage's ``paths``; return the quoted values."""
     metrics.to_parquet(paths["metrics"], index=False)
     save_figure(plot_mse(cate), paths["figure"], source=NOTEBOOK)
     Path(paths["table"]).write_text(mse_table(metrics))
     Path(paths["competing_table"]).write_text(competing_table(metrics, cate))
     values = paper_values(metrics)
     values["evaluate"]["competing"] = competing_values(cate)
+    auto_table, values["evaluate"]["choices"] = auto_choices(ate)
+    Path(paths["auto_table"]).write_text(auto_table)
     return values
