@@ -189,6 +189,7 @@ def design_parameters(output, part, **params):
         methods=DESIGN["methods"],
         weights=DESIGN["weights"],
         n_intervals=DESIGN["n_intervals"],
+        strength=DESIGN["strength"],
         **params,
     )
 
@@ -196,6 +197,11 @@ def design_parameters(output, part, **params):
 def design_estimates():
     """The estimates of every replication."""
     return [stage_outputs("design_replication", rep=rep)["estimates"] for rep in range(DESIGN["replications"])]
+
+
+def design_strength_estimates():
+    """The estimates of every replication of the strength grid."""
+    return [stage_outputs("design_strength", rep=rep)["estimates"] for rep in range(DESIGN["strength"]["replications"])]
 
 
 def design_report_outputs():
