@@ -385,19 +385,19 @@ def plot_strength(summary: pd.DataFrame, knobs: Mapping):
     fig, axes = plt.subplots(1, len(knobs), figsize=(2.6 * len(knobs) + 0.6, 3.0), squeeze=False)
     for ax, (knob, entry) in zip(axes[0], knobs.items()):
         s = summary[summary["knob"] == knob].sort_values("strength")
-        for design, color, label in ((entry["design"], "C3", entry["design"]), ("correct", "0.5", "correct")):
+        for design, color, label in ((entry["design"], "C3", "error's design"), ("correct", "0.5", "correct design")):
             d = s[s["design"] == design]
             ax.errorbar(d["strength"], d["bias"], yerr=1.96 * d["bias_mcse"], fmt="o-", color=color, markersize=4,
-                        elinewidth=1, capsize=2, label=label)
-            ax.plot(d["strength"], d["median_bias"], "x", color=color, markersize=6)
+                        elinewidth=1, capsize=2, label=f"{label}: mean")
+            ax.plot(d["strength"], d["median_bias"], "x", color=color, markersize=6, label=f"{label}: median")
         ax.axhline(0, color="black", linestyle="--", linewidth=0.8)
         if (s["bias"].abs() + 1.96 * s["bias_mcse"].fillna(0)).max() > 5:
             ax.set_yscale("symlog", linthresh=1.0)
         ax.set(xlabel=knob.replace("_", " "), title=entry["design"].replace("_", " "))
         ax.title.set_fontsize(9)
     axes[0][0].set_ylabel("bias of the ATE (years)")
-    axes[0][-1].legend(["error's design", "correct design"], frameon=False, fontsize=7)
-    fig.tight_layout()
+    fig.legend(*axes[0][-1].get_legend_handles_labels(), loc="lower center", ncol=4, frameon=False, fontsize=8)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
 
 
@@ -422,7 +422,8 @@ def strength_values(summary: pd.DataFrame, estimates: pd.DataFrame, knobs: Mappi
     number of replications, and per knob its design and per strength (:func:`strength_key`; also as ``zero`` and
     ``strongest``, so that a text can quote the ends of a curve whatever the config's strengths) the strength, the
     error design's bias, median bias and excess over the correct design with their Monte Carlo SEs, the correct
-    design's bias and the positivity diagnostics (3 significant digits; the first method of each design)."""
+    design's bias, median bias and largest censoring weight, and the positivity diagnostics (3 significant digits;
+    the first method of each design)."""
     values: dict = {**settings, "replications": int(estimates["replication"].nunique())}
     for knob, entry in knobs.items():
         out = values.setdefault(knob, {"design": entry["design"]})
@@ -433,7 +434,10 @@ def strength_values(summary: pd.DataFrame, estimates: pd.DataFrame, knobs: Mappi
             point = {k: fmt(flawed[k]) for k in ("bias", "bias_mcse", "median_bias", "median_bias_mcse", "excess",
                                                  "excess_mcse", "weight_max")}
             point.update(strength=f"{strength:g}", correct_bias=fmt(correct["bias"]),
-                         correct_bias_mcse=fmt(correct["bias_mcse"]), propensity_min=f"{flawed['propensity_min']:.2g}")
+                         correct_bias_mcse=fmt(correct["bias_mcse"]), correct_median_bias=fmt(correct["median_bias"]),
+                         correct_median_bias_mcse=fmt(correct["median_bias_mcse"]),
+                         correct_weight_max=fmt(correct["weight_max"]),
+                         propensity_min=f"{flawed['propensity_min']:.2g}")
             out[strength_key(strength)] = point
         out["zero"], out["strongest"] = out[strength_key(s["strength"].min())], out[strength_key(s["strength"].max())]
     return {"design_strength": values}
