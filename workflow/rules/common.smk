@@ -189,7 +189,6 @@ def design_parameters(output, part, **params):
         methods=DESIGN["methods"],
         weights=DESIGN["weights"],
         n_intervals=DESIGN["n_intervals"],
-        strength=DESIGN["strength"],
         **params,
     )
 

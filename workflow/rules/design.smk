@@ -37,7 +37,9 @@ rule design_strength:
     conda:
         "../../environment.yml"
     params:
-        parameters=lambda wc, output: notebook_params(**design_parameters(output, "strength", rep=int(wc.rep))),
+        parameters=lambda wc, output: notebook_params(
+            **design_parameters(output, "strength", rep=int(wc.rep), strength=DESIGN["strength"])
+        ),
     shell:
         PAPERMILL
 
@@ -64,6 +66,7 @@ rule design_report:
                 "report",
                 inputs=list(input.estimates),
                 strength_inputs=list(input.strength),
+                strength=DESIGN["strength"],
                 settings={"n": DESIGN["n"]},
             )
         ),
