@@ -102,21 +102,24 @@ def test_unknown_or_misplaced_designs_are_named():
     assert design_for("correct", "grace").analysis == "ccw" and design_for("correct", "point").analysis == "point"
 
 
-def test_writer_lowers_hba1c_after_the_start_only(tmp_path):
+def test_writer_lowers_hba1c_after_the_sglt2_start_only(tmp_path):
     kw = {"design": "active_comparator", "n_ineligible": 0, "missingness": 0.0}
     base = write_synthetic_omop(150, 3, tmp_path / "a", **kw)
     lowered = write_synthetic_omop(150, 3, tmp_path / "b", hba1c_lowering=0.8, **kw)
     a, b = (pd.read_parquet(w.path / "measurement.parquet") for w in (base, lowered))
     hba1c = a["measurement_concept_id"] == CONCEPT_IDS["hba1c"]
     diff = (a["value_as_number"] - b["value_as_number"]).round(1)
-    # every patient starts at time zero (the first study-drug dispensing): rows after it are lowered by 0.8
+    # every patient starts at time zero (the first study-drug dispensing): the rows after an SGLT2 inhibitor's start
+    # are lowered by 0.8, the DPP-4 inhibitor's arm is the reference (unchanged)
     start = pd.read_parquet(base.path / "drug_exposure.parquet")
-    start = start[start["drug_concept_id"].isin([CONCEPT_IDS[d] for d in ("empagliflozin", "dapagliflozin",
-                                                                          "sitagliptin", "linagliptin")])]
+    sglt2 = start["drug_concept_id"].isin([CONCEPT_IDS[d] for d in ("empagliflozin", "dapagliflozin")])
+    start = start[sglt2 | start["drug_concept_id"].isin([CONCEPT_IDS[d] for d in ("sitagliptin", "linagliptin")])]
     first = start.groupby("person_id")["drug_exposure_start_date"].min()
+    on_sglt2 = a["person_id"].isin(start.loc[sglt2, "person_id"]).to_numpy()
     after = a["measurement_date"].to_numpy() > a["person_id"].map(first).to_numpy()
-    assert set(diff[hba1c & after]) == {0.8}
-    assert set(diff[~(hba1c & after)]) == {0.0}
+    assert set(diff[hba1c & after & on_sglt2]) == {0.8}
+    assert set(diff[~(hba1c & after & on_sglt2)]) == {0.0}
+    assert (hba1c & after & ~on_sglt2).sum() > 0  # DPP-4 rows after the start exist and are unchanged
 
 
 def test_calendar_drift_dates_time_zero_and_raises_prescribing_with_it():
@@ -132,18 +135,32 @@ def test_calendar_drift_dates_time_zero_and_raises_prescribing_with_it():
 def test_summary_and_values_against_hand_computed_bias_and_mcse():
     from causalehr.studies.design import COLUMNS, design_table, design_values, summarise
 
-    rows = [(0, "point", "correct", "aipcw-dr", 0.3, 0.1, 0.5, 0.25, 1000, 0.9, 1.0),
-            (1, "point", "correct", "aipcw-dr", 0.1, -0.1, 0.2, 0.25, 1000, 0.5, 1.0),
-            (0, "grace", "immortal_time", "aipcw-dr", 1.0, 0.8, 1.2, 0.2, 998, 0.7, 1.0),
-            (1, "grace", "immortal_time", "aipcw-dr", 0.8, 0.6, 1.0, 0.2, 1000, 0.9, 1.0)]
+    nan = np.nan
+    rows = [(0, "point", "correct", "aipcw-dr", 0.3, 0.1, 0.5, 0.25, 1000, 0.9, 0.05, 0.0, 20.0, 1.0),
+            (1, "point", "correct", "aipcw-dr", 0.1, -0.1, 0.2, 0.25, 1000, 0.5, 0.01, 0.1, 500.0, 1.0),
+            (0, "grace", "correct", "CCW logistic", 0.25, 0.1, 0.4, 0.2, 1000, nan, nan, nan, nan, 1.0),
+            (1, "grace", "correct", "CCW logistic", 0.15, 0.0, 0.3, 0.2, 1000, nan, nan, nan, nan, 1.0),
+            (0, "grace", "immortal_time", "aipcw-dr", 1.0, 0.8, 1.2, 0.2, 998, 0.7, 0.1, 0.0, 9.0, 1.0),
+            (1, "grace", "immortal_time", "aipcw-dr", 0.8, 0.6, 1.0, 0.2, 1000, 0.9, 0.1, 0.0, 9.0, 1.0)]
     estimates = pd.DataFrame(rows, columns=COLUMNS)
     s = summarise(estimates).set_index(["trial", "design", "method"])
     correct, immortal = s.loc[("point", "correct", "aipcw-dr")], s.loc[("grace", "immortal_time", "aipcw-dr")]
     assert correct["bias"] == pytest.approx(-0.05) and correct["bias_mcse"] == pytest.approx(0.1)
     assert correct["coverage"] == pytest.approx(0.5) and correct["cate_mse"] == pytest.approx(0.7)
     assert immortal["bias"] == pytest.approx(0.7) and immortal["coverage"] == 0.0 and immortal["n"] == 999
+    # median of the errors 0.05, -0.15 and its robust SE sqrt(pi/2) 1.4826 MAD / sqrt(2), MAD = 0.1
+    assert correct["median_bias"] == pytest.approx(-0.05)
+    assert correct["median_bias_mcse"] == pytest.approx(np.sqrt(np.pi / 2) * 1.4826 * 0.1 / np.sqrt(2))
+    # excess over the correct design of the same warehouse: immortal time minus clone-censor-weight, 0.75 and 0.65
+    assert immortal["excess"] == pytest.approx(0.7) and immortal["excess_mcse"] == pytest.approx(0.05)
+    assert correct["excess"] == 0.0
+    # positivity at its worst over the replications, share outside the bounds on average
+    assert (correct["propensity_min"], correct["weight_max"]) == (0.01, 500.0)
+    assert correct["outside"] == pytest.approx(0.05)
     values = design_values(s.reset_index(), estimates, {"n": 1000})["design"]
     assert values["replications"] == 2 and values["immortal_time"]["grace"]["aipcw_dr"]["bias"] == "0.7"
+    assert values["correct"]["point"]["aipcw_dr"]["propensity_min"] == "0.01"
+    assert values["correct"]["point"]["aipcw_dr"]["outside"] == "5%"
     table = design_table(s.reset_index(), ["correct", "immortal_time"])
     assert table.index("correct") < table.index("immortal_time")  # the correct design on top
 
@@ -165,3 +182,91 @@ def test_centre_folds_design_groups_the_cross_fitting_by_centre(monkeypatch):
                                     "censoring_model": "kaplan-meier"}})
     assert seen == [None, [1, 2, 3, 4, 5]]  # the simulator's five centres, each kept in one fold
     assert list(estimates["design"]) == ["correct", "centre_folds"] and estimates["truth"].nunique() == 1
+
+
+def test_positivity_diagnostics_against_hand_values():
+    from causalehr.studies.design import positivity
+
+    found = positivity({"propensity": np.array([0.01, 0.5, 0.97, 0.99]), "weight": np.array([0.0, 2.0, 50.0, 1.0])})
+    assert found["propensity_min"] == pytest.approx(0.01)  # min(e, 1 - e): 0.01 (and 0.01 for e = 0.99)
+    assert found["outside"] == 0.5 and found["weight_max"] == 50.0  # 0.01 and 0.99 are outside [0.02, 0.98]
+    assert all(np.isnan(v) for v in positivity(None).values())
+
+
+def test_strength_knobs_are_checked_and_set_where_they_belong():
+    from causalehr.cohort.designs import check_strength
+    from causalehr.studies.design import knob_warehouse
+
+    base = {"params": {"missingness": 0.2}, "prevalent": 0.1}
+    assert knob_warehouse(base, "prevalent", 0.5) == {"params": {"missingness": 0.2}, "prevalent": 0.5}
+    assert knob_warehouse(base, "centre_outcome", 1.0)["params"] == {"missingness": 0.2, "centre_outcome": 1.0}
+    assert base == {"params": {"missingness": 0.2}, "prevalent": 0.1}  # unchanged
+    with pytest.raises(ValueError, match="design.strength.knobs: unknown knob 'loudness'"):
+        check_strength({"loudness": {"design": "no_centre", "values": [1.0]}})
+    with pytest.raises(ValueError, match=r"design.strength.knobs.calendar_drift.design: expected a design error of "
+                                         r"the point trial, got 'immortal_time'"):
+        check_strength({"calendar_drift": {"design": "immortal_time", "values": [1.0]}})
+
+
+def test_strength_summary_and_values_against_hand_computed_bias():
+    from causalehr.studies.design import STRENGTH_COLUMNS, strength_table, strength_values, summarise
+
+    knobs = {"hba1c_lowering": {"design": "post_baseline_covariates", "values": [2.0]}}
+    rows = []
+    for rep, (c0, p0, c2, p2) in enumerate([(0.3, 0.2, 0.25, -0.5), (0.2, 0.3, 0.15, -0.3)]):
+        for strength, design, estimate in ((0.0, "correct", c0), (0.0, "post_baseline_covariates", p0),
+                                           (2.0, "correct", c2), (2.0, "post_baseline_covariates", p2)):
+            rows.append({"replication": rep, "knob": "hba1c_lowering", "strength": strength, "trial": "point",
+                         "design": design, "method": "dr", "estimate": estimate, "lower": estimate - 0.1,
+                         "upper": estimate + 0.1, "truth": 0.25, "n": 1000, "cate_mse": 0.1, "propensity_min": 0.1,
+                         "outside": 0.0, "weight_max": 10.0, "seconds": 1.0})
+    estimates = pd.DataFrame(rows, columns=STRENGTH_COLUMNS)
+    grid = summarise(estimates, by=("knob", "strength", "design", "method"))
+    values = strength_values(grid, estimates, knobs, {"n": 1000})["design_strength"]
+    at2 = values["hba1c_lowering"]["s2"]
+    # errors -0.75 and -0.55 (bias -0.65, MCSE 0.1); minus the correct design's 0.25, 0.15: -0.75, -0.45
+    assert (at2["bias"], at2["bias_mcse"], at2["excess"], at2["excess_mcse"]) == ("-0.65", "0.1", "-0.6", "0.15")
+    assert at2["correct_bias"] == "-0.05" and values["hba1c_lowering"]["s0"]["excess"] == "0"
+    assert values["hba1c_lowering"]["strongest"] == at2 and values["hba1c_lowering"]["zero"]["strength"] == "0"
+    assert values["replications"] == 2 and values["hba1c_lowering"]["design"] == "post_baseline_covariates"
+    table = strength_table(grid, knobs)
+    assert table.count("post_baseline_covariates") == 2 and table.count("| correct") == 2
+
+
+def test_strength_run_varies_one_knob_at_a_time_and_shares_the_zero_warehouse(monkeypatch):
+    from types import SimpleNamespace
+
+    from causalehr.studies import design as study
+
+    calls = []
+
+    def fake_cohorts(specs, designs, *, n, warehouses, seed, replication, workdir):
+        calls.append((list(designs), warehouses["point"], seed))
+        for name in designs:
+            yield SimpleNamespace(trial="point", name=name, design=None, cohort=None, truth=None, target=0.25)
+
+    def fake_fit(cohort, design, truth, target, *, methods, seed, alpha):
+        knobs = calls[-1][1]
+        return [{"method": "dr", "estimate": knobs.get("hba1c_lowering", 0) + knobs["params"]["calendar_drift"],
+                 "truth": target}]
+
+    monkeypatch.setattr(study, "design_cohorts", fake_cohorts)
+    monkeypatch.setattr(study, "_strategy1", fake_fit)
+    knobs = {"hba1c_lowering": {"design": "post_baseline_covariates", "values": [0.0, 2.0]},
+             "calendar_drift": {"design": "no_calendar_time", "values": [3.0]}}
+    out = study.strength_run("spec.yaml", knobs, n=200, base={"params": {"calendar_drift": 1.0, "missingness": 0.1}},
+                             methods={}, seed=1, replication=0)
+    # the zero warehouse (every knob 0, both designs), then one warehouse per non-zero strength with only its knob on
+    assert [c[0] for c in calls] == [["correct", "no_calendar_time", "post_baseline_covariates"],
+                                     ["correct", "post_baseline_covariates"], ["correct", "no_calendar_time"]]
+    assert calls[0][1] == {"params": {"calendar_drift": 0.0, "missingness": 0.1}, "hba1c_lowering": 0.0}
+    assert calls[1][1] == {"params": {"calendar_drift": 0.0, "missingness": 0.1}, "hba1c_lowering": 2.0}
+    assert calls[2][1] == {"params": {"calendar_drift": 3.0, "missingness": 0.1}, "hba1c_lowering": 0.0}
+    assert len({c[2] for c in calls}) == 3  # a seed per warehouse
+    # the zero warehouse's correct design counts for both knobs, each error's design for its own knob only
+    rows = out.set_index(["knob", "strength", "design"])["estimate"]
+    assert rows.loc[("hba1c_lowering", 2.0, "post_baseline_covariates")] == 2.0
+    assert rows.loc[("calendar_drift", 3.0, "no_calendar_time")] == 3.0
+    assert sorted(out.loc[out["strength"] == 0, "knob"] + "/" + out.loc[out["strength"] == 0, "design"]) == [
+        "calendar_drift/correct", "calendar_drift/no_calendar_time", "hba1c_lowering/correct",
+        "hba1c_lowering/post_baseline_covariates"]

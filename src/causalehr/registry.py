@@ -268,3 +268,8 @@ def _check_design(design: Mapping) -> None:
                              f"expected {kinds[trial]!r}")
     for trial, knobs in design.get("warehouses", {}).items():
         _check_simulator("ehr_diabetes", knobs.get("params", {}), f"design.warehouses.{trial}.params")
+    if "strength" in design:
+        from causalehr.cohort.designs import check_strength
+
+        _check_simulator("ehr_diabetes", design["strength"]["base"].get("params", {}), "design.strength.base.params")
+        check_strength(design["strength"]["knobs"])

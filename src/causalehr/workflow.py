@@ -106,10 +106,14 @@ STAGES: dict[str, tuple[str, str | None, dict[str, Output]]] = {
         "values": Output("values.yml", paper="values")}),
     # design matters: one job per replication (its warehouses are temporary; aggregates only), then the report
     "design_replication": ("design/rep{rep}", None, {"estimates": Output("estimates.csv")}),
+    "design_strength": ("design/strength/rep{rep}", None, {"estimates": Output("estimates.csv")}),
     "design_report": ("design", "Design matters", {
         "summary": Output("summary.csv"),
         "figure": Output("figures/design_bias.png", caption="design_bias", paper="figure"),
         "table": Output("tables/design_bias.md", paper="table"),
+        "strength_summary": Output("strength_summary.csv"),
+        "strength_figure": Output("figures/design_strength.png", caption="design_strength", paper="figure"),
+        "strength_table": Output("tables/design_strength.md", paper="table"),
         "values": Output("values.yml", paper="values")}),
     # which treatment for whom (issue 18): one job per simulated replication (aggregates), then the report
     "multiarm_replication": ("multiarm/rep{rep}", None, {

@@ -198,6 +198,11 @@ def design_estimates():
     return [stage_outputs("design_replication", rep=rep)["estimates"] for rep in range(DESIGN["replications"])]
 
 
+def design_strength_estimates():
+    """The estimates of every replication of the strength grid."""
+    return [stage_outputs("design_strength", rep=rep)["estimates"] for rep in range(DESIGN["strength"]["replications"])]
+
+
 def design_report_outputs():
     """The design-matters report's outputs (none without a `design` block in the config)."""
     return list(stage_outputs("design_report").values()) if DESIGN else []

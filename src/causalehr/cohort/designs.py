@@ -118,6 +118,26 @@ DESIGNS: dict[str, Design] = {
 }
 
 
+WRITER_KNOBS = ("prevalent", "hba1c_lowering")  # knobs of the OMOP writer; the others are ehr_diabetes parameters
+
+
+def check_strength(knobs: Mapping) -> None:
+    """ValueError naming the key unless every knob of ``knobs`` (knob -> {"design": name, "values": [...]}: the
+    strength grid of :func:`causalehr.studies.design.strength_run`) is a writer knob (:data:`WRITER_KNOBS`) or an
+    ehr_diabetes parameter and its design an error of the point trial."""
+    from causalehr.simulate import setting_params
+
+    allowed = {*WRITER_KNOBS, *setting_params("ehr_diabetes")}
+    for knob, entry in knobs.items():
+        if knob not in allowed:
+            raise ValueError(f"design.strength.knobs: unknown knob {knob!r}; known: writer knobs {list(WRITER_KNOBS)} "
+                             "or ehr_diabetes parameters")
+        name = entry["design"]
+        if name not in DESIGNS or name == "correct" or DESIGNS[name].trial != "point":
+            raise ValueError(f"design.strength.knobs.{knob}.design: expected a design error of the point trial, got "
+                             f"{name!r}; known: {sorted(k for k, d in DESIGNS.items() if d.trial == 'point' and k != 'correct')}")
+
+
 def design_for(name: str, trial: str) -> Design:
     """The design ``name`` as applied to a trial of kind ``trial``: "correct" analyses a grace-period trial by
     clone-censor-weight. Raises ValueError for an unknown name or a design of another trial."""

@@ -31,8 +31,9 @@ days of observation in all, prevalent users (exposed to the study drug(s) from t
 Each fails its criterion only; ``n_prevalent`` sets the number of prevalent users apart (a design error's
 strength: a cohort without washout admits them, :mod:`causalehr.cohort.designs`).
 Design-error knobs (default off, outputs unchanged): ``hba1c_lowering`` lowers every HbA1c measured after the start
-of the study drug by that many percentage points (a measurement the treatment changes); a simulator with
-``calendar_drift`` dates time zero at its ``calendar`` position in the enrolment window.
+of the SGLT2 inhibitor by that many percentage points (a measurement the treatment changes; in the active-comparator
+design the DPP-4 inhibitor's arm is left unchanged, so that the knob is the difference between the drugs); a
+simulator with ``calendar_drift`` dates time zero at its ``calendar`` position in the enrolment window.
 Times are rounded to the day (at least one day of follow-up); the truth tables hold the day-rounded analysis table.
 Rows are generated per chunk of patients with numpy and written per table with pyarrow (row order and values
 depend on ``seed`` and ``chunk_size``).
@@ -241,8 +242,9 @@ def _chunk_tables(p: dict, design: str, rng, next_ids: dict, hba1c_lowering: flo
         at_base = known[v_row] & (v_day == base_day[v_row])
         keep = np.where(in_window, at_base | (keep & known[v_row] & (v_day < base_day[v_row])), keep)
         val = np.where(at_base, value[v_row], noisy)
-        if name == "hba1c" and hba1c_lowering:
-            on_drug = (p["start"][v_row] >= 0) & (v_day > index[v_row] + p["start"][v_row])
+        if name == "hba1c" and hba1c_lowering:  # the SGLT2 inhibitor's own lowering (the comparator's is the reference)
+            sglt2 = p["arm"] == 1 if design == "active_comparator" else np.ones(n, dtype=bool)
+            on_drug = (sglt2 & (p["start"] >= 0))[v_row] & (v_day > index[v_row] + p["start"][v_row])
             val = np.where(on_drug, np.round(val - hba1c_lowering, 1), val)
         m_parts.append((v_row[keep], v_day[keep], val[keep], CONCEPT_IDS[concept], UNITS[unit], visit_id[keep]))
     m_row = np.concatenate([m[0] for m in m_parts])
@@ -386,7 +388,8 @@ def write_synthetic_omop(
     enrolment : first and last calendar dates of time zero.
     chunk_size : patients generated and written at a time (memory).
     n_prevalent : planted prevalent users (default ``n_ineligible``).
-    hba1c_lowering : percentage points by which the study drug lowers HbA1c measured after its start (default 0).
+    hba1c_lowering : percentage points by which the SGLT2 inhibitor lowers HbA1c measured after its start (default 0;
+        the DPP-4 inhibitor's arm of the active-comparator design is unchanged).
     simulator_params : parameters of the ``ehr_diabetes`` simulator (e.g. effect, missingness, grace).
     """
     if design not in DESIGNS:
