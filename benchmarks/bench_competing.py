@@ -41,16 +41,15 @@ and benchmarks/results/competing_peer.csv by, in turn (F = benchmarks/results/co
         --out F
     python benchmarks/bench_competing.py peer --reps 12 --sizes 2000 --r-sizes 2000 --methods '' --r-se known \
         --out F --merge
-    python benchmarks/bench_competing.py peer --reps 4 --sizes 10000 --r-sizes 10000 --methods '' --r-se known \
-        --settings csf2_competing --out F --merge
-    python benchmarks/bench_competing.py peer --reps 4 --sizes 10000 --r-sizes '' --methods dr-dtch \
-        --settings csf2_competing --out F --merge
+    python benchmarks/bench_competing.py peer --reps 12 --sizes 10000 --r-sizes 10000 --methods '' --r-se known \
+        --out F --merge
+    python benchmarks/bench_competing.py peer --reps 12 --sizes 10000 --r-sizes '' --methods dr-dtch --out F --merge
 (the first run's riskRegression with its full standard error covers the 12 csf2_competing cohorts but 3 of the 12
 ehr_diabetes ones, reps 0, 1, 11: at 6-10 minutes per fit it was stopped at the deadline, its cohorts shared over
 three R processes; the second adds riskRegression with the nuisances known on all 24 cohorts, 3-4 CPU-s each;
-the last two, n = 10,000 on 4 csf2_competing cohorts only (riskRegression with the nuisances known, 24-31 s per
-cohort; dr-dtch, 5-12 s per fit), for the time of the session: no ehr_diabetes, no forest at that size;
-SurvivalBoost was not run.)
+the last two, n = 10,000 on 12 cohorts of each setting (riskRegression with the nuisances known, 20-200 s per
+cohort under load; dr-dtch, 10-40 s per fit): no forest and no full riskRegression SE at that size; SurvivalBoost
+was not run.)
 """
 
 import argparse
