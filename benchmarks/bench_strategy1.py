@@ -172,7 +172,7 @@ def run_csf(args):
             df = pd.concat([df, pd.read_csv(Path(tmp) / "grf_mse.csv")], ignore_index=True)
     df = df.assign(n_train=args.n_train, n_test=args.n_test, p=args.p)
     if args.update:
-        df = replace_rows(pd.read_csv(args.update), df)
+        df = replace_rows(pd.read_csv(args.update, float_precision="round_trip"), df)
     if args.out or args.update:
         df.to_csv(args.out or args.update, index=False)
     print(csf_table(df).to_markdown(index=False))
