@@ -144,11 +144,13 @@ def stage_outputs(stage: str, results: str = "results", private: str = "private"
             for name, out in outputs.items()}
 
 
-def notebook_outputs(stage: str, outputs: Mapping[str, str] | None = None, **wildcards) -> dict[str, Path]:
+def notebook_outputs(stage: str, outputs: Mapping[str, str] | None = None, part: str | None = None,
+                     **wildcards) -> dict[str, Path]:
     """For a notebook: the paths its rule passed (``outputs``), or when run by hand those of the contract under
-    results/notebooks/ (private ones under private/notebooks/); absolute, with their folders created. A missing or
-    unknown name is an error."""
-    given = dict(outputs or stage_outputs(stage, "results/notebooks", "private/notebooks", **wildcards))
+    results/notebooks/ (private ones under private/notebooks/); absolute, with their folders created. A notebook
+    of several stages run with ``part="all"`` (every stage in turn) uses the by-hand paths. A missing or unknown
+    name is an error."""
+    given = dict((outputs if part != "all" else None) or stage_outputs(stage, "results/notebooks", "private/notebooks", **wildcards))
     expected = set(STAGES[stage][2])
     if set(given) != expected:
         raise ValueError(f"outputs of stage {stage!r} must be {sorted(expected)}, got {sorted(given)}")
