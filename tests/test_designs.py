@@ -18,6 +18,7 @@ from causalehr.cohort.designs import (
     measurements_after_time_zero,
     no_washout,
     time_zero_at_start,
+    transport_centres,
 )
 from causalehr.omop import write_synthetic_omop
 from causalehr.omop.cdm import CONCEPT_IDS
@@ -84,6 +85,24 @@ def test_missing_measurements_handled_as_the_design_says(correct):
     assert list(X["hba1c"]) == [7.0, 8.0, 12.0]
     X, _ = design_features(cohort, DESIGNS["mean_imputation"])
     assert "hba1c_missing" not in X and list(X["hba1c"]) == [7.0, 9.0, 8.0, 9.0, 12.0]
+    X, keep = design_features(cohort, DESIGNS["native_missing"])  # left missing, beside the indicator
+    assert keep.all() and list(X["hba1c_missing"]) == [0, 1, 0, 1, 0]
+    np.testing.assert_array_equal(X["hba1c"], hba1c)
+    np.testing.assert_array_equal(X["hba1c_age_days"], [31.0, np.nan, 10.0, np.nan, 20.0])
+    assert DESIGNS["native_missing"].options == {"propensity_model": "hgb"}  # the default logistic refuses NaN
+
+
+def test_transport_designs_fit_the_largest_centre_for_the_smallest(correct):
+    spec = dataclasses.replace(correct.spec, covariates=[*correct.spec.covariates,
+                                                         {"name": "centre", "type": "care_site"}])
+    cohort = dataclasses.replace(correct, spec=spec, analysis=correct.analysis.assign(centre=[3, 1, 3, 2, 1]))
+    source, target = transport_centres(cohort)  # centres 1 and 3 have two patients: the tie goes to the lower value
+    assert list(source) == [False, True, False, False, True] and list(target) == [False, False, False, True, False]
+    with pytest.raises(ValueError, match="a transport design needs at least two centres in 'centre', got 1"):
+        transport_centres(dataclasses.replace(cohort, analysis=cohort.analysis.assign(centre=1)))
+    with pytest.raises(ValueError, match="a transport design needs a covariate of type 'care_site'"):
+        transport_centres(correct)
+    assert {DESIGNS[d].transport for d in ("centre_transported", "centre_as_is")} == {"covariates", "as_is"}
 
 
 def test_dropped_covariate_types_leave_the_features():
@@ -93,11 +112,11 @@ def test_dropped_covariate_types_leave_the_features():
 
 
 def test_unknown_or_misplaced_designs_are_named():
-    with pytest.raises(ValueError, match=r"unknown design 'immortal'; known: \['centre_folds', 'complete_cases'"):
+    with pytest.raises(ValueError, match=r"unknown design 'immortal'; known: \['centre_as_is', 'centre_folds'"):
         design_for("immortal", "grace")
     with pytest.raises(ValueError, match="design 'prevalent_users' applies to a 'point' trial, not a 'grace' one"):
         design_for("prevalent_users", "grace")
-    with pytest.raises(ValueError, match=r"design missing must be one of \('indicators', 'mean', 'complete'\)"):
+    with pytest.raises(ValueError, match=r"design missing must be one of \('indicators', 'native', 'mean', 'comp"):
         Design("x", missing="drop")
     assert design_for("correct", "grace").analysis == "ccw" and design_for("correct", "point").analysis == "point"
 

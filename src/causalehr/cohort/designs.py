@@ -12,20 +12,26 @@ and a test holds them equal), made of small pure pieces, so that a user can add 
 - ``analysis``: ``"point"`` (the ``treatment`` column taken as a baseline treatment: strategy 1) or ``"ccw"``
   (clone-censor-weight on ``treatment_start``: strategy 2);
 - ``missing``: handling of missing measurements: ``"indicators"`` (median and a missing indicator),
-  ``"mean"`` (mean imputation, no indicator) or ``"complete"`` (complete cases);
+  ``"native"`` (left missing, with the indicator, for learners that split on missing values: Josse, Prost,
+  Scornet & Varoquaux 2019, "On the consistency of supervised learning with missing values"), ``"mean"`` (mean
+  imputation, no indicator) or ``"complete"`` (complete cases);
 - ``drop``: covariate types left out of the features (e.g. ``care_site``, ``calendar_year``);
 - ``options``: options of the strategy-1 learners (e.g. a covariate-free censoring model);
 - ``folds_by``: a covariate type whose values keep their patients in one cross-fitting fold (e.g. ``care_site``:
-  every centre's patients are predicted by nuisance models fitted on other centres).
+  every centre's patients are predicted by nuisance models fitted on other centres);
+- ``transport``: the effect of one centre from the patients of another: None (the whole cohort), ``"covariates"``
+  (learners fitted in the largest centre, the smallest centre's ATE by the doubly robust transport estimator
+  :func:`causalehr.cate.transport_ate`) or ``"as_is"`` (the largest centre's ATE taken for the smallest).
 
 The errors (Hernan, Sauer, Hernandez-Diaz, Platt & Shrier 2016, "Specifying a target trial prevents immortal time
 bias and other self-inflicted injuries in observational analyses", J Clin Epidemiol 79:70-75; Suissa 2008,
 "Immortal time bias in pharmacoepidemiology", Am J Epidemiol 167:492-499; Ray 2003, "Evaluating medication
 effects outside of clinical trials: new-user designs", Am J Epidemiol 158:915-920; Little & Rubin 2019, Statistical
-Analysis with Missing Data):
+Analysis with Missing Data; Dahabreh et al. 2020, "Extending inferences from a randomized trial to a new target
+population", Stat Med 39:1999-2014):
 
 >>> sorted(DESIGNS)[:3]
-['centre_folds', 'complete_cases', 'correct']
+['centre_as_is', 'centre_folds', 'centre_transported']
 >>> DESIGNS["immortal_time"].trial, DESIGNS["immortal_time"].analysis
 ('grace', 'point')
 """
@@ -39,7 +45,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-MISSING = ("indicators", "mean", "complete")
+MISSING = ("indicators", "native", "mean", "complete")
+TRANSPORTS = (None, "covariates", "as_is")
 TRIALS = ("point", "grace")
 ANALYSES = ("point", "ccw")
 
@@ -57,12 +64,29 @@ class Design:
     drop: tuple[str, ...] = ()
     options: Mapping = field(default_factory=dict)
     folds_by: str | None = None
+    transport: str | None = None
 
     def __post_init__(self):
         for key, value, allowed in (("trial", self.trial, TRIALS), ("analysis", self.analysis, ANALYSES),
-                                    ("missing", self.missing, MISSING)):
+                                    ("missing", self.missing, MISSING), ("transport", self.transport, TRANSPORTS)):
             if value not in allowed:
                 raise ValueError(f"design {key} must be one of {allowed}, got {value!r}")
+
+
+def transport_centres(cohort) -> tuple[np.ndarray, np.ndarray]:
+    """Boolean masks of the analysis table's source centre (the one with the most patients) and target centre (the
+    other with the fewest; ties broken by the centre's value) of a transport design; ValueError without a care-site
+    covariate or with a single centre."""
+    names = [c["name"] for c in cohort.spec.covariates if c["type"] == "care_site"]
+    if not names:
+        raise ValueError("a transport design needs a covariate of type 'care_site' in the cohort specification")
+    centre = cohort.analysis[names[0]]
+    sizes = centre.value_counts().sort_index(kind="stable")
+    if len(sizes) < 2:
+        raise ValueError(f"a transport design needs at least two centres in '{names[0]}', got {len(sizes)}")
+    source = sizes.idxmax()
+    target = sizes.drop(source).idxmin()
+    return (centre == source).to_numpy(), (centre == target).to_numpy()
 
 
 def ever_treated(analysis: pd.DataFrame) -> pd.DataFrame:
@@ -111,10 +135,17 @@ DESIGNS: dict[str, Design] = {
                                     options={"censoring_model": "kaplan-meier"}),
     "complete_cases": Design("patients with a missing measurement left out", missing="complete"),
     "mean_imputation": Design("missing measurements set to the mean, without indicator", missing="mean"),
+    "native_missing": Design("missing measurements left missing, with indicators, for learners that take them "
+                             "natively (boosted-tree nuisances and propensity)", missing="native",
+                             options={"propensity_model": "hgb"}),
     "no_centre": Design("centres pooled without a centre covariate", drop=("care_site",)),
     "centre_folds": Design("cross-fitting folds grouped by centre (each centre's nuisances fitted on other centres)",
                            folds_by="care_site"),
     "no_calendar_time": Design("calendar year left out of the covariates", drop=("calendar_year",)),
+    "centre_transported": Design("effect fitted in the largest centre, transported to the smallest by its covariates",
+                                 drop=("care_site",), transport="covariates"),
+    "centre_as_is": Design("the largest centre's effect taken as the smallest centre's", drop=("care_site",),
+                           transport="as_is"),
 }
 
 

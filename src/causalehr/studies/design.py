@@ -40,8 +40,9 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from causalehr.cate import transport_ate
 from causalehr.cohort import Cohort, build_cohort, load_spec
-from causalehr.cohort.designs import DESIGNS, WRITER_KNOBS, check_strength, design_for
+from causalehr.cohort.designs import DESIGNS, WRITER_KNOBS, check_strength, design_for, transport_centres
 from causalehr.omop import write_synthetic_omop
 from causalehr.registry import make_estimator
 from causalehr.studies.ccw import summarise as summarise_replications
@@ -60,8 +61,9 @@ PROPENSITY_BOUNDS = (0.02, 0.98)  # as CensoredCATE's positivity report
 def design_features(cohort: Cohort, design) -> tuple[pd.DataFrame, pd.Series]:
     """The features of a design and the rows kept: the study trial's features (:func:`causalehr.studies.trial.
     features`: median and missing indicator, care sites as indicators) without the covariate types of
-    ``design.drop``; with ``missing="mean"`` the measurements are mean-imputed without indicator, with
-    ``"complete"`` the patients with a missing measurement are left out (and the indicators with them)."""
+    ``design.drop``; with ``missing="native"`` the measurements stay missing (NaN) beside their indicators, with
+    ``"mean"`` they are mean-imputed without indicator, with ``"complete"`` the patients with a missing measurement
+    are left out (and the indicators with them)."""
     spec, df = cohort.spec, cohort.analysis
     dropped = {c["name"] for c in spec.covariates if c["type"] in design.drop}
     measured = [c["name"] for c in spec.covariates if c["type"] == "measurement"]
@@ -69,14 +71,12 @@ def design_features(cohort: Cohort, design) -> tuple[pd.DataFrame, pd.Series]:
     if design.missing == "complete":
         keep = df[[f"{m}_missing" for m in measured]].eq(0).all(axis=1)
     covariates = [c for c in cohort.covariates if c not in dropped]
-    if design.missing != "indicators":
+    if design.missing in ("mean", "complete"):
         covariates = [c for c in covariates if c not in {f"{m}_missing" for m in measured}]
     X = features(dataclasses.replace(cohort, analysis=df[keep], covariates=covariates))
-    if design.missing == "mean":
-        for m in (m for m in measured if m in X):
-            for c in (m, f"{m}_age_days"):
-                if c in X:
-                    X[c] = df.loc[keep, c].fillna(df.loc[keep, c].mean())
+    if design.missing in ("mean", "native"):
+        for c in (c for m in measured for c in (m, f"{m}_age_days") if c in X):
+            X[c] = df.loc[keep, c] if design.missing == "native" else df.loc[keep, c].fillna(df.loc[keep, c].mean())
     return X, keep
 
 
@@ -85,26 +85,44 @@ def _truths(cohort: Cohort, effects: pd.DataFrame) -> pd.Series:
     return effects.set_index("person_id")[column]
 
 
-def _strategy1(cohort: Cohort, design, truth: pd.Series, target: float, *, methods, seed, alpha):
-    """Strategy-1 rows of one design: each learner's ATE with its interval and CATE MSE over the patients with
-    a truth."""
+def fit_design(cohort: Cohort, design, model, alpha: float = 0.05) -> dict:
+    """Fit ``model`` (an unfitted :class:`causalehr.cate.CensoredCATE`) as ``design`` says: on its features and rows
+    (:func:`design_features`), cross-fitting folds grouped by ``design.folds_by``; for a transport design on the
+    source centre only (:func:`causalehr.cohort.designs.transport_centres`). Returns the fitted ``model``, the ATE
+    (``estimate``, ``lower``, ``upper``: of the whole cohort, or of the target centre), ``n`` the patients fitted on
+    and ``person_id`` / ``X`` the patients the effect is for (the target centre for a transport design)."""
     X, keep = design_features(cohort, design)
     df = cohort.analysis[keep]
-    y = [df[c].to_numpy() for c in ("treatment", "time", "event")]
+    fitted = np.ones(len(df), bool)
+    judged = fitted
+    if design.transport is not None:
+        fitted, judged = transport_centres(dataclasses.replace(cohort, analysis=df))
+    y = [df[c].to_numpy()[fitted] for c in ("treatment", "time", "event")]
     by = [c["name"] for c in cohort.spec.covariates if c["type"] == design.folds_by]
-    groups = df[by[0]].to_numpy() if by else None
-    known = truth.reindex(df["person_id"]).to_numpy(float)
-    has = ~np.isnan(known)
+    x = X.to_numpy(float)
+    model.fit(x[fitted], *y, groups=df[by[0]].to_numpy()[fitted] if by else None)
+    if design.transport == "covariates":
+        ate = transport_ate(model, x[fitted], x[judged], alpha=alpha, random_state=model.random_state)
+    else:
+        ate = model.ate_interval(alpha)
+    return {"model": model, **dict(zip(("estimate", "lower", "upper"), ate)), "n": int(fitted.sum()),
+            "person_id": df["person_id"].to_numpy()[judged], "X": x[judged]}
+
+
+def _strategy1(cohort: Cohort, design, truth: pd.Series, target: float, *, methods, seed, alpha):
+    """Strategy-1 rows of one design: each learner's ATE with its interval and CATE MSE over the patients with
+    a truth (:func:`fit_design`)."""
     rows = []
     for name, spec in methods.items():
         start = time.perf_counter()
-        model = make_estimator({**spec, **design.options}, "rmst", cohort.horizon, job_seed(seed, name))
-        model.fit(X.to_numpy(float), *y, groups=groups)
-        estimate, lower, upper = model.ate_interval(alpha)
-        cate = model.effect(X.to_numpy(float))
-        rows.append({"method": name, "estimate": estimate, "lower": lower, "upper": upper, "truth": target,
-                     "n": len(df), "cate_mse": float(np.mean((cate[has] - known[has]) ** 2)),
-                     **positivity(getattr(model, "nuisances_", None)), "seconds": time.perf_counter() - start})
+        fit = fit_design(cohort, design, make_estimator({**spec, **design.options}, "rmst", cohort.horizon,
+                                                        job_seed(seed, name)), alpha)
+        known = truth.reindex(fit["person_id"]).to_numpy(float)
+        has = ~np.isnan(known)
+        cate = fit["model"].effect(fit["X"][has])
+        rows.append({"method": name, **{k: fit[k] for k in ("estimate", "lower", "upper", "n")}, "truth": target,
+                     "cate_mse": float(np.mean((cate - known[has]) ** 2)),
+                     **positivity(getattr(fit["model"], "nuisances_", None)), "seconds": time.perf_counter() - start})
     return rows
 
 
@@ -176,7 +194,10 @@ def design_cohorts(specs: Mapping, designs: Sequence[str], *, n: int, warehouses
                                                                          warehouse.path)
                 if design.cohort is not None:
                     cohort = dataclasses.replace(cohort, analysis=design.cohort(cohort.analysis))
-                yield DesignCohort(trial, name, design, cohort, truth, target, warehouse.effects)
+                own = target
+                if design.transport is not None:  # the target centre's patients of the correct cohort
+                    own = float(truth.reindex(correct.analysis["person_id"][transport_centres(correct)[1]]).mean())
+                yield DesignCohort(trial, name, design, cohort, truth, own, warehouse.effects)
 
 
 def run(specs: Mapping, designs: Sequence[str], *, n: int, warehouses: Mapping, methods: Mapping, weights: Mapping,
@@ -270,17 +291,19 @@ def median_interval(values) -> tuple[float, float]:
 
 
 def _paired(estimates: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
-    """Per replication, each row's estimate minus the correct design's on the same warehouse (same ``by`` keys
-    besides the design; same method, else the trial's first correct method: clone-censor-weight on the
-    grace-period trial): the bias a design adds to the correct one, with common random numbers."""
+    """Per replication, each row's error (estimate minus truth) minus the correct design's on the same warehouse
+    (same ``by`` keys besides the design; same method, else the trial's first correct method: clone-censor-weight
+    on the grace-period trial): the bias a design adds to the correct one, with common random numbers. The designs
+    of one trial share the truth but for transport designs, whose truth is the target centre's."""
     keys = ["replication", *[b for b in by if b not in ("design", "method")]]
-    correct = estimates[estimates["design"] == "correct"]
-    same = correct.set_index([*keys, "method"])["estimate"]
-    first = correct.groupby(keys)["estimate"].first()
+    error = estimates["estimate"] - estimates["truth"]
+    correct = estimates.assign(error=error)[estimates["design"] == "correct"]
+    same = correct.set_index([*keys, "method"])["error"]
+    first = correct.groupby(keys)["error"].first()
     own = pd.MultiIndex.from_frame(estimates[[*keys, "method"]])
     reference = same.reindex(own).to_numpy()
     fallback = first.reindex(pd.MultiIndex.from_frame(estimates[keys])).to_numpy()
-    return estimates.assign(excess=estimates["estimate"] - np.where(np.isnan(reference), fallback, reference))
+    return estimates.assign(excess=error - np.where(np.isnan(reference), fallback, reference))
 
 
 def summarise(estimates: pd.DataFrame, by: Sequence[str] = ("trial", "design", "method")) -> pd.DataFrame:
