@@ -7,6 +7,7 @@ from sklearn.ensemble._hist_gradient_boosting.binning import _BinMapper
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+from sklearn.utils.validation import validate_data
 
 from .base import allows_nan, check_covariates, check_predict_covariates, check_survival_outcome
 
@@ -26,9 +27,15 @@ class _PrebinnedHistGradientBoosting(HistGradientBoostingClassifier):
     pinned by requirements.lock (tested: tests/test_nuisance.py).
     """
 
-    def fit(self, X, y, sample_weight=None, *, bin_mapper):
+    def fit(self, X, y, sample_weight=None, *, bin_mapper, **validation):
         self._given_bin_mapper = bin_mapper
-        return super().fit(X, y, sample_weight)
+        return super().fit(X, y, sample_weight, **validation)
+
+    def _preprocess_X(self, X, *, reset):
+        if reset:  # fit: the codes stay uint8 (scikit-learn would copy every person-period row to float64)
+            self.is_categorical_ = self._preprocessor = self._is_categorical_remapped = None
+            return validate_data(self, X, dtype=np.uint8), None
+        return super()._preprocess_X(X, reset=reset)
 
     def _check_early_stopping_loss(self, raw_predictions, y_train, sample_weight_train, raw_predictions_val, y_val,
                                    sample_weight_val, n_threads=1):
@@ -45,26 +52,28 @@ class _PrebinnedHistGradientBoosting(HistGradientBoostingClassifier):
     def _bin_data(self, X, sample_weight, is_training_data):
         if is_training_data:
             self._bin_mapper = self._given_bin_mapper
-            return np.asfortranarray(X, dtype=np.uint8)
-        return np.ascontiguousarray(X, dtype=np.uint8)
+            return np.asfortranarray(X)
+        return np.ascontiguousarray(X, dtype=np.uint8)  # validation codes, as float64
 
 
-def _person_period_bin_mapper(clf, features, rows, mid, y):
-    """The ``_BinMapper`` that ``clf.fit`` fits on the person-period rows (``features[rows]`` with the bin midpoints
-    ``mid`` as last column): same seed, same training rows (early-stopping split), same subsample of them, as
-    in scikit-learn 1.9's HistGradientBoostingClassifier.fit for an int ``random_state`` (with None, thresholds
-    from another random split); only the subsample's rows are built."""
+def _person_period_bins(clf, features, rows, mid, y):
+    """(mapper, train, val): the ``_BinMapper`` that ``clf.fit`` fits on the person-period rows (``features[rows]``
+    with the bin midpoints ``mid`` as last column), and its training and early-stopping validation rows (None
+    without early stopping): same seed, same split, same subsample, as in scikit-learn 1.9's
+    HistGradientBoostingClassifier.fit for an int ``random_state`` (with None, another random split); only the
+    subsample's rows are built."""
     seed = check_random_state(clf.random_state).randint(np.iinfo(np.uint32).max, dtype="u8")
-    train = np.arange(len(rows))
+    train, val = np.arange(len(rows)), None
     early_stopping = len(rows) > 10_000 if clf.early_stopping == "auto" else clf.early_stopping
     if early_stopping and clf.validation_fraction is not None:
-        train = train_test_split(train, test_size=clf.validation_fraction, stratify=y, random_state=seed)[0]
+        train, val = train_test_split(train, test_size=clf.validation_fraction, stratify=y, random_state=seed)
     mapper = _BinMapper(n_bins=clf.max_bins + 1, random_state=seed, n_threads=_openmp_effective_n_threads())
+    sample = train
     if len(train) > mapper.subsample:
-        train = train[check_random_state(seed).choice(len(train), mapper.subsample, replace=True)]
-    sample = features[rows[train]]
-    sample[:, -1] = mid[train]
-    return mapper.fit(sample)
+        sample = train[check_random_state(seed).choice(len(train), mapper.subsample, replace=True)]
+    binned = features[rows[sample]]
+    binned[:, -1] = mid[sample]
+    return mapper.fit(binned), train, val
 
 
 def _segments(predictor, time_feature, mid):
@@ -219,12 +228,20 @@ class DiscreteTimeHazard(BaseEstimator):
             features = np.empty((len(X), X.shape[1] + 1), dtype=np.float32)
             features[:, :-1] = X
             features[:, -1] = 0.0
-            mapper = _person_period_bin_mapper(clf, features, rows, self._mid()[bins], ypp)
-            mid = self._mid().astype(np.float32).astype(np.float64)
-            Xpp = np.empty((len(rows), X.shape[1] + 1), dtype=np.uint8)
-            Xpp[:, :-1] = mapper.transform(features)[rows, :-1]
-            Xpp[:, -1] = np.searchsorted(mapper.bin_thresholds_[-1], mid)[bins]
-            self.classifier_ = clf.fit(Xpp, ypp, bin_mapper=mapper)
+            mapper, train, val = _person_period_bins(clf, features, rows, self._mid()[bins], ypp)
+            codes = np.ascontiguousarray(mapper.transform(features))
+            bin_codes = np.searchsorted(mapper.bin_thresholds_[-1], self._mid().astype(np.float32).astype(float))
+
+            def person_periods(idx):
+                out = codes[rows[idx]]
+                out[:, -1] = bin_codes[bins[idx]]
+                return out
+
+            if val is None:
+                self.classifier_ = clf.fit(person_periods(train), ypp, bin_mapper=mapper)
+            else:
+                self.classifier_ = clf.fit(person_periods(train), ypp[train], X_val=person_periods(val),
+                                           y_val=ypp[val], bin_mapper=mapper)
             return self
         Xpp = np.empty((len(rows), X.shape[1] + 1), dtype=np.float32)
         Xpp[:, :-1] = X[rows]
