@@ -19,12 +19,15 @@ class _PrebinnedHistGradientBoosting(HistGradientBoostingClassifier):
 
     The default hazard classifier of :class:`DiscreteTimeHazard`. scikit-learn bins every row it is given; the
     person-period rows repeat each patient's covariates once per time bin, so binning them costs several times
-    binning the patients (a third of the fitting time at 10^6 patients). ``fit(codes, y, bin_mapper=...)``
-    takes the codes (uint8) of each person-period row from ``bin_mapper``, a fitted ``_BinMapper`` of the
-    features (covariates, bin midpoint), and uses them as scikit-learn's own binned data; the fitted trees keep
-    thresholds in the units of the features (from ``bin_mapper``), so prediction takes the features as usual.
-    Written here because scikit-learn has no public way to fit on binned data; its private binning interface is
-    pinned by requirements.lock (tested: tests/test_nuisance.py).
+    binning the patients (a third of HistGradientBoosting's fitting time at 10^6 patients).
+    ``fit(codes, y, bin_mapper=..., X_val=..., y_val=...)`` takes the codes (uint8, kept so: no float64 copy) of
+    each person-period row from ``bin_mapper``, a fitted ``_BinMapper`` of the features (covariates, bin
+    midpoint), and uses them as scikit-learn's own binned data; the fitted trees keep thresholds in the units of
+    the features (from ``bin_mapper``), so prediction takes the features as usual. Early stopping on the
+    validation loss skips the training loss that scikit-learn also computes at each iteration (unused by the
+    rule; ``train_score_`` holds NaN). Written here because scikit-learn has no public way to fit on binned
+    data; the private interface it overrides is pinned by requirements.lock, and tests/test_nuisance.py checks
+    that the model is the one scikit-learn fits on the person-period rows.
     """
 
     def fit(self, X, y, sample_weight=None, *, bin_mapper, **validation):
