@@ -271,20 +271,18 @@ class DiscreteTimeHazard(BaseEstimator):
         seen = [j for j, label in enumerate(labels) if label in classes]
         columns = [classes.index(labels[j]) for j in seen]
         out = np.zeros((n, k, len(labels)))
-        if isinstance(self.classifier_, HistGradientBoostingClassifier) and self.classifier_._preprocessor is None:
-            step = max(1, _CHUNK_ROWS // k)
-            for s in range(0, n, step):
-                raw = _raw_by_bin(self.classifier_, X[s:s + step], self._mid())
-                proba = self.classifier_._loss.predict_proba(raw.reshape(-1, raw.shape[2]))[:, columns]
-                out[s:s + step, :, seen] = proba.reshape(-1, k, len(columns))
-            return out
+        fast = isinstance(self.classifier_, HistGradientBoostingClassifier) and self.classifier_._preprocessor is None
         step = max(1, _CHUNK_ROWS // k)
         for s in range(0, n, step):
             xc = X[s:s + step]
-            block = np.empty((len(xc) * k, X.shape[1] + 1), dtype=np.float32)
-            block[:, :-1] = np.repeat(xc, k, axis=0)
-            block[:, -1] = np.tile(mid, len(xc))
-            proba = self.classifier_.predict_proba(block)[:, columns]
+            if fast:  # without building the person-period rows
+                raw = _raw_by_bin(self.classifier_, xc, self._mid())
+                proba = self.classifier_._loss.predict_proba(raw.reshape(-1, raw.shape[2]))[:, columns]
+            else:
+                block = np.empty((len(xc) * k, X.shape[1] + 1), dtype=np.float32)
+                block[:, :-1] = np.repeat(xc, k, axis=0)
+                block[:, -1] = np.tile(mid, len(xc))
+                proba = self.classifier_.predict_proba(block)[:, columns]
             out[s:s + step, :, seen] = proba.reshape(len(xc), k, len(columns))
         return out
 
