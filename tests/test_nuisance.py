@@ -50,6 +50,25 @@ def test_person_period_expansion_stops_at_last_bin_and_horizon():
     assert model.n_person_periods_ == 1 + 2 + 3 + 3  # the last patient stops at the horizon
 
 
+def test_default_classifier_fast_path_equals_scikit_learn():
+    """The default classifier, binned once per patient and predicted once per run of bins, is the model that
+    HistGradientBoostingClassifier fits on the person-period rows, with the same predictions (NaN included)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    X, t, d, _ = exponential_data(3000, 4, beta=0.8)
+    X = np.column_stack([X, np.where(np.arange(3000) % 7 == 0, np.nan, X[:, 0])])
+    fast = DiscreteTimeHazard(n_bins=8, horizon=2.0, random_state=1).fit(X, t, d)
+    hgb = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.1, max_leaf_nodes=15, min_samples_leaf=100,
+                                         early_stopping=True, random_state=1)
+    plain = DiscreteTimeHazard(hgb, n_bins=8, horizon=2.0, random_state=1).fit(X, t, d)
+    k = len(plain.bin_edges_) - 1
+    rows = np.column_stack([np.repeat(X, k, axis=0), np.tile(plain._mid(), len(X))]).astype(np.float32)
+    expected = plain.classifier_.predict_proba(rows)[:, 1].reshape(len(X), k)
+    assert fast.classifier_.n_iter_ == plain.classifier_.n_iter_
+    np.testing.assert_allclose(fast.predict_hazard(X), expected, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(plain.predict_hazard(X), expected, rtol=0, atol=1e-12)
+
+
 def test_discrete_times_with_events_at_zero():
     from scipy.stats import poisson
 
