@@ -89,7 +89,9 @@ def test_missing_measurements_handled_as_the_design_says(correct):
     assert keep.all() and list(X["hba1c_missing"]) == [0, 1, 0, 1, 0]
     np.testing.assert_array_equal(X["hba1c"], hba1c)
     np.testing.assert_array_equal(X["hba1c_age_days"], [31.0, np.nan, 10.0, np.nan, 20.0])
-    assert DESIGNS["native_missing"].options == {"propensity_model": "hgb"}  # the default logistic refuses NaN
+    # boosted trees in every nuisance (the default logistic propensity and a Cox model refuse NaN)
+    assert DESIGNS["native_missing"].options == {"event_model": "discrete-time", "censoring_model": "discrete-time",
+                                                 "propensity_model": "hgb"}
 
 
 def test_transport_designs_fit_the_largest_centre_for_the_smallest(correct):

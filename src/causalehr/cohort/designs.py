@@ -137,7 +137,8 @@ DESIGNS: dict[str, Design] = {
     "mean_imputation": Design("missing measurements set to the mean, without indicator", missing="mean"),
     "native_missing": Design("missing measurements left missing, with indicators, for learners that take them "
                              "natively (boosted-tree nuisances and propensity)", missing="native",
-                             options={"propensity_model": "hgb"}),
+                             options={"event_model": "discrete-time", "censoring_model": "discrete-time",
+                                      "propensity_model": "hgb"}),
     "no_centre": Design("centres pooled without a centre covariate", drop=("care_site",)),
     "centre_folds": Design("cross-fitting folds grouped by centre (each centre's nuisances fitted on other centres)",
                            folds_by="care_site"),
