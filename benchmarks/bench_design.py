@@ -55,7 +55,8 @@ def fast_fit(d, seed: int, n_jobs: int | None = None) -> tuple[float, int]:
                          random_state=seed)
         return float(fitted.effects_.query("estimand == 'rmst'")["difference"].iloc[0]), len(frame)
     models = {"event_model": DiscreteTimeHazard(n_bins=10), "censoring_model": DiscreteTimeHazard(n_bins=10)}
-    models.update({k: MODEL_KEYS[k][v](seed) for k, v in d.design.options.items() if k in MODEL_KEYS})
+    models.update({k: MODEL_KEYS[k][v](seed) for k, v in d.design.options.items()
+                   if k in MODEL_KEYS and v != "discrete-time"})  # the fast path's hazards are discrete-time already
     est = CensoredCATE(horizon=d.cohort.horizon, method="aipcw-dr", n_folds=2, random_state=seed, extrapolate=True,
                        n_jobs=n_jobs, **models)
     fit = fit_design(d.cohort, d.design, est)
