@@ -18,7 +18,8 @@ def test_schema_enums_are_the_registry_names():
     defs, props = SCHEMA["$defs"], SCHEMA["properties"]
     assert defs["method"]["properties"]["method"]["enum"] == sorted(registry.NAMED_METHODS)
     assert defs["survival_model"]["enum"] == sorted(registry.SURVIVAL_MODELS)
-    assert defs["method"]["properties"]["propensity_model"]["enum"] == sorted(registry.CLASSIFIERS)
+    one, several = defs["method"]["properties"]["propensity_model"]["anyOf"]
+    assert one["enum"] == several["items"]["enum"] == sorted(registry.CLASSIFIERS)
     assert defs["method"]["properties"]["cate_model"]["enum"] == sorted(registry.REGRESSORS)
     assert props["ccw"]["properties"]["weights"]["propertyNames"]["enum"] == sorted(registry.WEIGHT_MODELS)
     assert props["trial"]["properties"]["weights"]["propertyNames"]["enum"] == sorted(registry.WEIGHT_MODELS)

@@ -71,6 +71,8 @@ MODEL_KEYS: dict[str, dict[str, Factory]] = {
     "propensity_model": CLASSIFIERS,
     "cate_model": REGRESSORS,
 }
+# keys whose value may be a list of names, chosen among by cross-validation (registry._model)
+_CHOOSABLE = ("event_model", "censoring_model", "propensity_model")
 # clone-censor-weight: classifiers of the discrete hazards of starting treatment and of being censored
 WEIGHT_MODELS: dict[str, Factory] = {
     "logistic": lambda seed: LogisticRegression(max_iter=1000),
@@ -106,8 +108,27 @@ def check_method_spec(spec: Mapping, where: str = "method") -> None:
     if unknown:
         raise ValueError(f"{where}: unknown option(s) {unknown}; accepted: {sorted(allowed)}")
     for key, registry in MODEL_KEYS.items():
-        if key in spec and spec[key] not in registry:
-            raise ValueError(f"{where}: unknown {key} {spec[key]!r}; known: {sorted(registry)}")
+        if key not in spec:
+            continue
+        names = spec[key]
+        if isinstance(names, list) and (not names or key not in _CHOOSABLE):
+            raise ValueError(f"{where}: {key} as a list (candidates chosen by cross-validation) must name at least "
+                             f"one model and is accepted for {sorted(_CHOOSABLE)} only, got {names!r}")
+        for name in names if isinstance(names, list) else [names]:
+            if name not in registry:
+                raise ValueError(f"{where}: unknown {key} {name!r}; known: {sorted(registry)}")
+
+
+def _model(key: str, value, seed: int):
+    """The model of a method specification's ``key``: a registry name, or a list of names chosen among by
+    cross-validation (:class:`causalehr.nuisance.selection.SurvivalModelCV` for survival models,
+    :func:`~causalehr.nuisance.selection.propensity_cv` for the propensity)."""
+    if not isinstance(value, list):
+        return MODEL_KEYS[key][value](seed)
+    from causalehr.nuisance.selection import SurvivalModelCV, propensity_cv
+
+    candidates = {name: MODEL_KEYS[key][name](seed) for name in value}
+    return propensity_cv(candidates) if key == "propensity_model" else SurvivalModelCV(candidates, random_state=seed)
 
 
 def make_estimator(spec: Mapping, estimand: str, horizon: float, random_state: int, n_jobs: int | None = None
@@ -115,8 +136,7 @@ def make_estimator(spec: Mapping, estimand: str, horizon: float, random_state: i
     """A :class:`causalehr.cate.CensoredCATE` from a method specification (see :func:`check_method_spec`):
     model names are replaced by fresh models seeded with ``random_state``; ``n_jobs``: its workers (threads)."""
     check_method_spec(spec)
-    kwargs = {key: MODEL_KEYS[key][value](random_state) if key in MODEL_KEYS else value
-              for key, value in spec.items()}
+    kwargs = {key: _model(key, value, random_state) if key in MODEL_KEYS else value for key, value in spec.items()}
     return CensoredCATE(estimand=estimand, horizon=horizon, random_state=random_state, n_jobs=n_jobs, **kwargs)
 
 
