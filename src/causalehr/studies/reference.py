@@ -36,7 +36,8 @@ def summarise(mse: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
 
     ``mse`` has one row per setting, estimand, method and replication (column ``rep``) with ``mse_x100``.
     Returns the table (estimand and method in rows, settings in columns, closing with the best method of the
-    compendium and its paired difference to CSF, and with that of ``FIXED`` when it has rows) and the values the
+    compendium and its paired difference to CSF, and with that of ``FIXED`` when it has rows; the IPCW forest may
+    be absent, "-") and the values the
     manuscript quotes; a cell is "better" or "worse" when the paired difference is more than two standard errors
     from zero, "level" otherwise."""
     missing = sorted({"setting", "estimand", "method", "rep", "mse_x100"} - set(mse.columns))
@@ -81,8 +82,10 @@ def summarise(mse: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
             "difference_se": fmt(se), "not_worse": bool(d <= 2 * se),
             "verdict": "better" if d < -2 * se else "worse" if d > 2 * se else "level",
         }
-    # one learner held fixed over all cells (a milder selection than the best per cell)
-    not_worse = (z <= 2).sum()
+    # one learner held fixed over all cells (a milder selection than the best per cell), among those run in every
+    # cell (a learner run in fewer cells would be judged on fewer)
+    everywhere = [m for m in ours if all(m in ran[key] for key in mean.index)] or ours
+    not_worse = (z[everywhere] <= 2).sum()
     single = not_worse[not_worse == not_worse.max()].index
     single = mean.loc[:, single].rank(axis=1).mean().idxmin()  # ties: the better mean rank over the cells
     values["single"] = {"method": single, "not_worse": int(not_worse[single]), "better": int((z[single] < -2).sum())}
