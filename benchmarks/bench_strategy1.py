@@ -1,13 +1,16 @@
 """Strategy-1 benchmarks (censoring-adjusted CATE learners).
 
-    python benchmarks/bench_strategy1.py csf   [--reps 20] [--n-train 2000] [--n-test 5000] [--p 15] [--grf]
+    python benchmarks/bench_strategy1.py csf   [--reps 20] [--n-train 2000] [--n-test 5000] [--p 15]
+                                                [--grf [--grf-methods "CSF (grf)",...]]
                                                 [--settings csf1,...] [--methods aipcw-dr,...]
                                                 [--out FILE.csv | --update FILE.csv]
     python benchmarks/bench_strategy1.py speed [--n 1000000] [--p 20] [--threads 1] [--out FILE.csv]
                                                 [--method aipcw-dr | auto [--candidates constant,aipcw-dr,...]]
 
 ``csf``: MSE (x 100) of each CensoredCATE method against the true CATE on a test cohort, settings csf1..csf4
-of Cui et al. (2023) with p covariates, both estimands, ``reps`` training cohorts. With ``--grf`` the same
+of Cui et al. (2023), grf's own example ("grf_example") and a heavily, informatively censored setting
+("heavy_censoring"; both :mod:`causalehr.simulate.csf_extra`) with p covariates, both estimands, ``reps``
+training cohorts. With ``--grf`` the same
 cohorts go to ``benchmarks/csf_grf.R`` (run beside, in R with grf installed), which fits grf's causal survival
 forest and the IPCW causal forest of the paper, so that every method is compared on identical data; the table
 ends with the best method of the compendium minus CSF, paired by training cohort. ``--update`` reruns the
@@ -36,19 +39,22 @@ from threadpoolctl import threadpool_limits
 from causalehr.cate import CensoredCATE
 from causalehr.registry import LEARNERS, make_estimator
 from causalehr.simulate import simulate
+from causalehr.studies.reference import REFERENCE_METHODS
 from causalehr.studies.reference import summarise as reference_comparison
 
-SETTINGS = ("csf1", "csf2", "csf3", "csf4")
+SETTINGS = ("csf1", "csf2", "csf3", "csf4", "grf_example", "heavy_censoring")
+GRF_DGPS = SETTINGS[:4]  # generated as grf does, failure times truncated at the RMST horizon
 TEST_SEED = 100_000
 
 
 def simulate_csf_cohorts(reps, n_train, n_test, n_covariates, settings=SETTINGS):
-    """Training cohorts (seed = rep) and one test cohort per setting, as grf generates them (failure times
-    truncated at the RMST horizon)."""
+    """Training cohorts (seed = rep) and one test cohort per setting; csf1..csf4 as grf generates them (failure
+    times truncated at the RMST horizon)."""
     for setting in settings:
-        test = simulate(setting, n_test, seed=TEST_SEED, n_covariates=n_covariates, truncate=True)
+        kw = {"n_covariates": n_covariates, **({"truncate": True} if setting in GRF_DGPS else {})}
+        test = simulate(setting, n_test, seed=TEST_SEED, **kw)
         for rep in range(reps):
-            yield setting, rep, simulate(setting, n_train, seed=rep, n_covariates=n_covariates, truncate=True), test
+            yield setting, rep, simulate(setting, n_train, seed=rep, **kw), test
 
 
 def export_cohorts(cohorts, folder):
@@ -164,7 +170,7 @@ def run_csf(args):
         if args.grf:
             export_cohorts(cohorts, Path(tmp))
             script = Path(__file__).with_name("csf_grf.R")
-            grf = subprocess.Popen(["Rscript", str(script), tmp])
+            grf = subprocess.Popen(["Rscript", str(script), tmp, ",".join(args.grf_methods)])
         df = csf_study(cohorts, args.methods)
         if grf is not None:
             if grf.wait() != 0:
@@ -187,6 +193,8 @@ def main():
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--p", type=int, default=None, help="covariates (csf default 15 as in the paper, speed 20)")
     parser.add_argument("--grf", action="store_true", help="also run grf's CSF and IPCW forest (needs R + grf)")
+    parser.add_argument("--grf-methods", type=lambda s: s.split(","), default=list(REFERENCE_METHODS),
+                        help=f"with --grf: which of {list(REFERENCE_METHODS)} to fit (default both)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--settings", type=lambda s: s.split(","), default=SETTINGS)
     parser.add_argument("--methods", type=lambda s: s.split(","), default=list(LEARNERS))
@@ -202,6 +210,9 @@ def main():
     unknown = sorted(set(args.settings) - set(SETTINGS)) + sorted(set(args.methods) - set(LEARNERS))
     if unknown:
         parser.error(f"unknown setting(s) or method(s) {unknown}; settings {SETTINGS}, methods {list(LEARNERS)}")
+    unknown = sorted(set(args.grf_methods) - set(REFERENCE_METHODS))
+    if unknown:
+        parser.error(f"unknown --grf-methods {unknown}; accepted: {list(REFERENCE_METHODS)}")
     with threadpool_limits(args.threads):
         if args.part == "csf":
             args.p = args.p or 15

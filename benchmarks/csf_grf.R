@@ -3,7 +3,9 @@
 # causal forest they compare it with, both with grf's defaults, for the RMST (horizon = grf's Y.max) and the
 # survival probability (horizon = grf's y0).
 #
-#   Rscript benchmarks/csf_grf.R DIR      (needs the R package grf >= 2.3; reads DIR/cohorts.csv)
+#   Rscript benchmarks/csf_grf.R DIR [METHODS]   (needs the R package grf >= 2.3; reads DIR/cohorts.csv)
+#
+# METHODS: comma-separated, of "CSF (grf)" and "IPCW forest (grf)" (default both).
 #
 # DIR/cohorts.csv lists one row per training cohort (setting, rep, train, test, horizon, horizon_surv); each
 # test file carries the true CATEs. Writes DIR/grf_mse.csv with the columns of the Python benchmark
@@ -34,7 +36,12 @@ fit_predict <- function(method, estimand, X, W, Y, D, horizon, Xtest) {
   predict(fit, Xtest)$predictions
 }
 
-main <- function(dir) {
+METHODS <- c("CSF (grf)", "IPCW forest (grf)")
+
+main <- function(dir, methods = METHODS) {
+  unknown <- setdiff(methods, METHODS)
+  if (length(unknown)) stop("unknown method(s) ", paste(unknown, collapse = ", "), "; accepted: ",
+                            paste(METHODS, collapse = ", "))
   cohorts <- read.csv(file.path(dir, "cohorts.csv"), stringsAsFactors = FALSE)
   rows <- list()
   for (i in seq_len(nrow(cohorts))) {
@@ -48,7 +55,7 @@ main <- function(dir) {
     for (estimand in c("rmst", "surv")) {
       horizon <- if (estimand == "rmst") co$horizon else co$horizon_surv
       truth <- if (estimand == "rmst") test$cate_rmst else test$cate_surv
-      for (method in c("CSF (grf)", "IPCW forest (grf)")) {
+      for (method in methods) {
         t0 <- proc.time()[["elapsed"]]
         pred <- fit_predict(method, estimand, X, train$treatment, train$time, train$event, horizon, Xtest)
         row <- data.frame(setting = co$setting, estimand = estimand, method = method, rep = co$rep,
@@ -63,5 +70,6 @@ main <- function(dir) {
 }
 
 args <- commandArgs(trailingOnly = TRUE)
-if (length(args) != 1) stop("usage: Rscript benchmarks/csf_grf.R DIR (a folder holding cohorts.csv)")
-main(args[1])
+if (!length(args) %in% 1:2) stop("usage: Rscript benchmarks/csf_grf.R DIR [METHODS] (DIR: a folder holding ",
+                                 "cohorts.csv; METHODS: comma-separated)")
+main(args[1], if (length(args) == 2) strsplit(args[2], ",")[[1]] else METHODS)

@@ -60,6 +60,22 @@ def test_reference_comparison_names_the_single_learner_level_with_csf_in_most_ce
     assert values["single"] == {"method": "t-learner", "not_worse": 1, "better": 1}
 
 
+def test_reference_comparison_holds_fixed_only_a_learner_run_in_every_cell_and_allows_no_ipcw_forest():
+    rows = []
+    for setting, csf, ours in (("csf1", [1.0, 1.0, 1.0], {"t-learner": [1.2, 1.3, 1.4], "x-learner": [0.5, 1.0, 1.6]}),
+                               ("grf_example", [1.0, 2.0, 3.0], {"t-learner": [0.5, 1.0, 2.0]})):
+        for method, by_rep in {"CSF (grf)": csf, **ours}.items():
+            rows += [{"setting": setting, "estimand": "rmst", "method": method, "rep": r, "mse_x100": v}
+                     for r, v in enumerate(by_rep)]
+    table, values = reference_comparison(pd.DataFrame(rows))
+    # x-learner (run in csf1 only) is level there (+0.033, SE 0.32) with the smaller MSE, not worse in its 1 cell; the
+    # t-learner, run in both, is worse in csf1 (+0.3, SE 0.058) and better in grf_example (-0.833, SE 0.167): it is
+    # the one held fixed
+    assert values["reference"]["single"] == {"method": "t-learner", "not_worse": 1, "better": 1}
+    assert values["reference"]["settings"]["grf_example"]["rmst"]["ipcw_mse"] == "-"
+    assert table.set_index("Method").loc["IPCW forest (grf)", "grf_example"] == "-"
+
+
 def test_reference_comparison_calls_a_difference_within_two_standard_errors_level():
     # differences -0.3, +0.1, +0.2: mean 0, within two standard errors
     df = _mse_rows({"CSF (grf)": [1.0, 1.0, 1.0], "IPCW forest (grf)": [2.0, 2.0, 2.0],

@@ -4,7 +4,8 @@ Settings (``SETTINGS``): "csf1".."csf4" (Cui et al. 2023, grf; :mod:`.csf`), "su
 (Xu et al. 2023, survlearners; :mod:`.survlearners`) and "ehr_diabetes" (EHR-like diabetes cohort with a
 point treatment, or a time-varying start for clone-censor-weight with ``time_varying_start=True``, or a competing
 death with ``competing_death=True``; :mod:`.ehr`) and "csf2_competing" (csf2 with a competing cause;
-:mod:`.competing`).
+:mod:`.competing`); "grf_example" (the example of grf's causal_survival_forest) and "heavy_censoring" (heavy,
+informative censoring), both added to the head-to-head with grf (:mod:`.csf_extra`).
 A cohort is written with ``cohort.to_parquet(directory)`` and read back with :func:`load_cohort`.
 """
 
@@ -17,6 +18,7 @@ import numpy as np
 from causalehr.simulate._base import SimulatedCohort, load_cohort
 from causalehr.simulate.competing import simulate_csf2_competing
 from causalehr.simulate.csf import simulate_csf
+from causalehr.simulate.csf_extra import simulate_grf_example, simulate_heavy_censoring
 from causalehr.simulate.ehr import simulate_ehr_diabetes
 from causalehr.simulate.survlearners import SCENARIOS, simulate_survlearners
 
@@ -28,6 +30,8 @@ SETTINGS: dict[str, tuple] = {
     **{f"survlearners{k}": (simulate_survlearners, {"scenario": k}) for k in SCENARIOS},
     "ehr_diabetes": (simulate_ehr_diabetes, {}),
     "csf2_competing": (simulate_csf2_competing, {}),
+    "grf_example": (simulate_grf_example, {}),
+    "heavy_censoring": (simulate_heavy_censoring, {}),
 }
 
 

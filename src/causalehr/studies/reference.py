@@ -36,15 +36,15 @@ def summarise(mse: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
 
     ``mse`` has one row per setting, estimand, method and replication (column ``rep``) with ``mse_x100``.
     Returns the table (estimand and method in rows, settings in columns, closing with the best method of the
-    compendium and its paired difference to CSF, and with that of ``FIXED`` when it has rows) and the values the
+    compendium and its paired difference to CSF, and with that of ``FIXED`` when it has rows; the IPCW forest may
+    be absent, "-") and the values the
     manuscript quotes; a cell is "better" or "worse" when the paired difference is more than two standard errors
     from zero, "level" otherwise."""
     missing = sorted({"setting", "estimand", "method", "rep", "mse_x100"} - set(mse.columns))
     if missing:
         raise ValueError(f"the reference MSE table lacks the column(s) {missing}")
-    absent = [m for m in REFERENCE_METHODS if m not in set(mse["method"])]
-    if absent:
-        raise ValueError(f"the reference MSE table has no rows of method(s) {absent}: run "
+    if "CSF (grf)" not in set(mse["method"]):  # the IPCW forest may be left out (--grf-methods)
+        raise ValueError("the reference MSE table has no rows of method(s) ['CSF (grf)']: run "
                          "benchmarks/bench_strategy1.py csf with --grf")
     wide = mse.pivot_table(index=["setting", "estimand", "rep"], columns="method", values="mse_x100", dropna=False)
     ran = mse.groupby(["setting", "estimand"])["method"].agg(set)  # the methods run in each cell
@@ -77,12 +77,15 @@ def summarise(mse: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
                 f"{d_fixed:+.3g} ({fmt(se_fixed)})" if FIXED in ran[key] else "-")
         values["settings"].setdefault(setting, {})[estimand] = {
             "best": best, "best_mse": fmt(mean.loc[key, best]), "csf_mse": fmt(mean.loc[key, "CSF (grf)"]),
-            "ipcw_mse": fmt(mean.loc[key, "IPCW forest (grf)"]), "difference": f"{d:+.3g}",
+            "ipcw_mse": fmt(mean.loc[key, "IPCW forest (grf)"]) if "IPCW forest (grf)" in ran[key] else "-",
+            "difference": f"{d:+.3g}",
             "difference_se": fmt(se), "not_worse": bool(d <= 2 * se),
             "verdict": "better" if d < -2 * se else "worse" if d > 2 * se else "level",
         }
-    # one learner held fixed over all cells (a milder selection than the best per cell)
-    not_worse = (z <= 2).sum()
+    # one learner held fixed over all cells (a milder selection than the best per cell), among those run in every
+    # cell (a learner run in fewer cells would be judged on fewer)
+    everywhere = [m for m in ours if all(m in ran[key] for key in mean.index)] or ours
+    not_worse = (z[everywhere] <= 2).sum()
     single = not_worse[not_worse == not_worse.max()].index
     single = mean.loc[:, single].rank(axis=1).mean().idxmin()  # ties: the better mean rank over the cells
     values["single"] = {"method": single, "not_worse": int(not_worse[single]), "better": int((z[single] < -2).sum())}
