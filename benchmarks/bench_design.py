@@ -23,7 +23,6 @@ import argparse
 import os
 import platform
 import resource
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -31,6 +30,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 from joblib.externals.loky import get_reusable_executor
+from peak_memory import PeakMemory
 from threadpoolctl import threadpool_limits
 
 from causalehr.cate import CensoredCATE
@@ -38,9 +38,6 @@ from causalehr.ccw import fit_ccw
 from causalehr.nuisance import DiscreteTimeHazard
 from causalehr.registry import MODEL_KEYS
 from causalehr.studies.design import design_cohorts, design_features, fit_design
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from peak_memory import PeakMemory  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -132,5 +132,5 @@ def propensity_cv(candidates: Mapping, n_folds=3) -> GridSearchCV:
     """
     if not candidates:
         raise ValueError("candidates must name at least one classifier")
-    models = [make_propensity(None if m is None else m) for m in candidates.values()]
+    models = [make_propensity(m) for m in candidates.values()]
     return GridSearchCV(Pipeline([("model", models[0])]), {"model": models}, scoring="neg_log_loss", cv=n_folds)
