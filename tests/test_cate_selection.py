@@ -5,7 +5,13 @@ import pytest
 from scipy.optimize import minimize
 
 from causalehr.cate import CensoredCATE
-from causalehr.cate.selection import KEEP_CONSTANT_Z, dr_risk, r_risk, simplex_least_squares
+from causalehr.cate.selection import (
+    KEEP_CONSTANT_Z,
+    dr_risk,
+    forest_leaf_candidates,
+    r_risk,
+    simplex_least_squares,
+)
 from causalehr.simulate import simulate
 
 FAST = ("constant", "aipcw-dr", "t-learner")  # candidates without the 2000-tree forest, for speed
@@ -88,11 +94,40 @@ def test_auto_select_and_held_out_predictions():
     ({"selection_risk": "mse"}, "selection_risk must be one of ('r', 'dr'), got 'mse'"),
     ({"combine": "average"}, "combine must be one of ('stack', 'select'), got 'average'"),
     ({"candidates": ["constant", "forest"]},
+     "candidates: the method of 'forest' must be one of ('constant', 'aipcw-causal-forest', 'x-learner', "
+     "'aipcw-dr', 't-learner', 's-learner', 'ipcw-dr')"),
+    ({"candidates": []},
      "candidates must be a non-empty list of ('constant', 'aipcw-causal-forest', 'x-learner', 'aipcw-dr', "
-     "'t-learner', 's-learner', 'ipcw-dr'), got ['constant', 'forest']"),
+     "'t-learner', 's-learner', 'ipcw-dr') or (label, parameters) pairs, got []"),
+    ({"candidates": ["constant", ("dr", {"cate_model": None})]},
+     "candidates: the method of ('dr', {'cate_model': None}) must be one of ('constant', 'aipcw-causal-forest', "
+     "'x-learner', 'aipcw-dr', 't-learner', 's-learner', 'ipcw-dr')"),
+    ({"candidates": ["constant", ("constant", {"method": "aipcw-dr"})]},
+     "candidates: the label 'constant' is given twice"),
+    ({"candidates": ["constant", ("dr", "aipcw-dr")]},
+     "candidates: expected a method name or a (label, parameters) pair, got ('dr', 'aipcw-dr')"),
+    ({"candidates": ["constant", ("dr", {"method": "aipcw-dr", "leaf": 5})]},
+     "candidates: 'dr' sets ['leaf'], which are not parameters of CensoredCATE"),
 ])
 def test_auto_options_are_checked(option, message):
     cohort = simulate("csf1", 200, seed=0)
     with pytest.raises(ValueError) as error:
         fit_auto(cohort, 1.0, **option)
     assert str(error.value) == message
+
+
+def test_auto_tunes_the_forest_leaf_size_by_the_held_out_risk():
+    # no heterogeneity: leaves of 2 patients fit noise, leaves of 200 are nearly the ATE; the selection by the
+    # R-risk of the out-of-bag predictions must take the larger leaves, which are also closer to the truth
+    cohort = simulate("survlearners1", 1500, seed=3, beta=0.0, gamma=0.0, cen_scale=1.0, horizon=1.0)
+    forests = forest_leaf_candidates(leaf_sizes=(2, 200), n_estimators=200)
+    assert [label for label, _ in forests] == ["aipcw-causal-forest(leaf=2)", "aipcw-causal-forest(leaf=200)"]
+    est = fit_auto(cohort, 1.0, candidates=forests, combine="select")
+    assert est.selected_ == "aipcw-causal-forest(leaf=200)"
+    leaves = {label: sub.cate_model_.min_samples_leaf for label, sub in est.candidates_.items()}
+    assert leaves == {"aipcw-causal-forest(leaf=2)": 2, "aipcw-causal-forest(leaf=200)": 200}
+    X, truth = cohort.data[cohort.covariates].to_numpy(), cohort.truth["cate_rmst"].to_numpy()
+    mse = {label: np.mean((sub.effect(X) - truth) ** 2) for label, sub in est.candidates_.items()}
+    assert mse["aipcw-causal-forest(leaf=200)"] < mse["aipcw-causal-forest(leaf=2)"]
+    held_out = est.candidates_["aipcw-causal-forest(leaf=2)"].cate_model_.oob_predict(X).ravel()
+    np.testing.assert_allclose(est.held_out_effects_[:, 0], held_out)   # out-of-bag, no refit

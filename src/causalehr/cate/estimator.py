@@ -253,8 +253,10 @@ class CensoredCATE(BaseEstimator):
         of each arm constant after its last observed time (as grf's causal survival forest does implicitly).
         This assumes no event and no censoring in that arm between its last time and the horizon; False:
         ValueError naming this option.
-    candidates : tuple of str, default=None
-        Method "auto": the candidate methods (of ``METHODS``, not "auto"); None: ``selection.CANDIDATES``, i.e.
+    candidates : sequence, default=None
+        Method "auto": the candidates, each a method (of ``METHODS``, not "auto") or a pair (label, parameters of
+        this estimator with its "method"), e.g. causal forests of several leaf sizes
+        (:func:`causalehr.cate.selection.forest_leaf_candidates`); None: ``selection.CANDIDATES``, i.e.
         "constant", "aipcw-causal-forest", "x-learner", "aipcw-dr", "t-learner".
     selection_risk : {"r", "dr"}, default="r"
         Method "auto": the validation risk minimised, R-risk or DR (pseudo-outcome) risk.
@@ -290,7 +292,7 @@ class CensoredCATE(BaseEstimator):
     constant_effect_ : float
         The ATE predicted for everyone ("constant").
     candidates_ : dict of str to CensoredCATE
-        Fitted candidates, sharing this estimator's nuisances ("auto").
+        Fitted candidates by label, sharing this estimator's nuisances ("auto").
     held_out_effects_ : ndarray of shape (n, n_candidates)
         Held-out CATE predictions of the candidates, in the order of ``candidates_`` ("auto").
     validation_risks_ : pandas.DataFrame

@@ -64,17 +64,65 @@ KEEP_CONSTANT_Z = 0.0
 _SHARED = ("horizon_", "grid_", "step_", "folds_", "nuisances_", "positivity_", "scores_", "n_features_in_")
 
 
+def candidate_specs(candidates) -> dict:
+    """Label -> CensoredCATE parameters (with "method") of each candidate of method "auto".
+
+    An entry is a method name (its own label) or a pair (label, parameters), e.g. a causal forest with other
+    leaves (:func:`forest_leaf_candidates`); ValueError naming the entry when it is neither, when its method is
+    not a candidate method or when two entries share a label.
+    """
+    allowed = (*CANDIDATES, "s-learner", "ipcw-dr")
+    if candidates is None:
+        return {name: {"method": name} for name in CANDIDATES}
+    specs = {}
+    for entry in candidates:
+        label, params = (entry, {"method": entry}) if isinstance(entry, str) else _pair(entry)
+        if params.get("method") not in allowed:
+            raise ValueError(f"candidates: the method of {entry!r} must be one of {allowed}")
+        if label in specs:
+            raise ValueError(f"candidates: the label {label!r} is given twice")
+        specs[label] = dict(params)
+    if not specs:
+        raise ValueError(f"candidates must be a non-empty list of {allowed} or (label, parameters) pairs, got []")
+    return specs
+
+
+def _pair(entry):
+    """(label, parameters) of a candidate given as a pair; ValueError naming the entry otherwise."""
+    if not (isinstance(entry, tuple | list) and len(entry) == 2 and isinstance(entry[0], str)
+            and isinstance(entry[1], dict)):
+        raise ValueError(f"candidates: expected a method name or a (label, parameters) pair, got {entry!r}")
+    return entry
+
+
+def forest_leaf_candidates(leaf_sizes=(5, 20, 50), n_estimators=2000):
+    """Causal forests that differ by their leaf size, as candidates of method "auto": the selection (or the
+    stack) then tunes the leaf size by the same held-out risk, on the forests' out-of-bag predictions, as grf's
+    ``tune.parameters`` does with its out-of-bag R-loss (Athey, Tibshirani & Wager 2019).
+
+    Returns (label, parameters) pairs, label "aipcw-causal-forest(leaf=k)"; each forest has grf's defaults as
+    CensoredCATE's (half-samples, gradient splitting) with ``n_estimators`` trees; its seed is CensoredCATE's.
+    """
+    from econml.grf import CausalForest
+
+    return [(f"aipcw-causal-forest(leaf={k})",
+             {"method": "aipcw-causal-forest",
+              "cate_model": CausalForest(n_estimators=n_estimators, criterion="het", min_samples_leaf=k,
+                                         max_samples=0.5, n_jobs=None)})
+            for k in leaf_sizes]
+
+
 def check_selection(est):
     """ValueError naming the option when the "auto" options of CensoredCATE ``est`` are not valid."""
     if est.selection_risk not in RISKS:
         raise ValueError(f"selection_risk must be one of {RISKS}, got {est.selection_risk!r}")
     if est.combine not in COMBINATIONS:
         raise ValueError(f"combine must be one of {COMBINATIONS}, got {est.combine!r}")
-    if est.candidates is not None:
-        allowed = (*CANDIDATES, "s-learner", "ipcw-dr")
-        unknown = [c for c in est.candidates if c not in allowed]
-        if unknown or not est.candidates:
-            raise ValueError(f"candidates must be a non-empty list of {allowed}, got {list(est.candidates)!r}")
+    known = set(est.get_params(deep=False)) - {"candidates"}
+    for label, params in candidate_specs(est.candidates).items():
+        if set(params) - known:
+            raise ValueError(f"candidates: {label!r} sets {sorted(set(params) - known)}, which are not parameters "
+                             f"of CensoredCATE")
 
 
 def r_risk(effect, outcome, mu0, mu1, treatment, propensity):
@@ -145,27 +193,26 @@ def simplex_least_squares(A, b):
     return best
 
 
-def _candidate(est, method):
-    """An unfitted CensoredCATE for candidate ``method`` carrying the nuisances of ``est`` (fitted)."""
-    sub = clone(est).set_params(method=method)
-    if method == "aipcw-causal-forest":  # cate_model is the regressor of the DR- and X-learners
-        sub.set_params(cate_model=None)
+def _candidate(est, params):
+    """An unfitted CensoredCATE with candidate ``params`` carrying the nuisances of ``est`` (fitted)."""
+    sub = clone(est).set_params(**{"cate_model": None, **params} if params["method"] == "aipcw-causal-forest"
+                                else params)  # cate_model is the regressor of the DR- and X-learners
     for name in _SHARED:
         setattr(sub, name, getattr(est, name))
     return sub
 
 
-def _held_out(est, sub, method, X, a, time, event, nu, methods):
+def _held_out(est, sub, params, X, a, time, event, nu, methods):
     """Held-out CATE predictions of a fitted candidate (see the module docstring)."""
-    model = getattr(sub, "cate_model_", None)
+    method, model = params["method"], getattr(sub, "cate_model_", None)
     if method == "aipcw-causal-forest" and hasattr(model, "oob_predict"):
         return np.asarray(model.oob_predict(X)).ravel()
-    if method == ("s-learner" if est.treatment_as_feature else "t-learner"):  # the event model of the nuisances
+    if params == {"method": "s-learner" if est.treatment_as_feature else "t-learner"}:  # the nuisances' model
         return nu["mu1"] - nu["mu0"]
     out = np.empty(len(X))
     for k in np.unique(est.folds_):
         train, test = est.folds_ != k, est.folds_ == k
-        fold = _candidate(est, method)
+        fold = _candidate(est, params)
         methods[method].fit(fold, X[train], a[train], time[train], event[train], {n: v[train] for n, v in nu.items()})
         out[test] = methods[method].effect(fold, X[test])
     return out
@@ -188,13 +235,14 @@ def fit_auto(est, X, a, time, event, nu, *, methods):
     reduction of the combination over the constant model, its standard error).
     ``methods`` is CensoredCATE's table of methods (name -> fit, effect).
     """
-    names = CANDIDATES if est.candidates is None else tuple(est.candidates)
+    specs = candidate_specs(est.candidates)
+    names = tuple(specs)
     est.candidates_, effects = {}, np.empty((len(X), len(names)))
-    for j, method in enumerate(names):
-        sub = _candidate(est, method)
-        methods[method].fit(sub, X, a, time, event, nu)
-        est.candidates_[method] = sub
-        effects[:, j] = _held_out(est, sub, method, X, a, time, event, nu, methods)
+    for j, (label, params) in enumerate(specs.items()):
+        sub = _candidate(est, params)
+        methods[params["method"]].fit(sub, X, a, time, event, nu)
+        est.candidates_[label] = sub
+        effects[:, j] = _held_out(est, sub, params, X, a, time, event, nu, methods)
     scores = dr_scores(nu["aipcw"], a, nu["mu0"], nu["mu1"], nu["propensity"])
 
     def risks(effect):
@@ -206,8 +254,9 @@ def fit_auto(est, X, a, time, event, nu, *, methods):
     w = _weights(est.combine, A, b)
     est.stack_weights_ = dict(zip(names, w.tolist()))
     est.risk_reduction_ = (np.nan, np.nan)
-    if "constant" in names:  # keep "no heterogeneity" unless the cross-validated risk reduction is significant
-        constant = np.eye(len(names))[names.index("constant")]
+    constants = [j for j, params in enumerate(specs.values()) if params["method"] == "constant"]
+    if constants:  # keep "no heterogeneity" unless the cross-validated risk reduction is significant
+        constant = np.eye(len(names))[constants[0]]
         gain = np.empty(len(b))
         for k in np.unique(est.folds_):
             test = est.folds_ == k
