@@ -218,11 +218,23 @@ def _held_out(est, sub, params, X, a, time, event, nu, methods):
     return out
 
 
-def _weights(combine, A, b):
-    """Stacking weights (simplex least squares) or the one-hot choice of the column of least risk."""
+def combination_weights(combine, A, b):
+    """Stacking weights (simplex least squares) or the one-hot choice of the column of least risk mean (A w - b)^2
+    (``combine`` "stack" or "select"; (A, b) from :func:`risk_design`)."""
     if combine == "stack":
         return simplex_least_squares(A, b)
     return np.eye(A.shape[1])[int(np.argmin(np.mean((A - b[:, None]) ** 2, axis=0)))]
+
+
+def risk_reduction(combine, A, b, folds, constant):
+    """(mean, standard error) of the per-patient risk reduction of the combination over the weights
+    ``constant`` (one-hot), the combination refitted without each fold of ``folds`` and scored on it."""
+    gain = np.empty(len(b))
+    for k in np.unique(folds):
+        test = folds == k
+        w_k = combination_weights(combine, A[~test], b[~test])
+        gain[test] = (A[test] @ constant - b[test]) ** 2 - (A[test] @ w_k - b[test]) ** 2
+    return float(gain.mean()), float(gain.std(ddof=1) / np.sqrt(len(gain)))
 
 
 def fit_auto(est, X, a, time, event, nu, *, methods):
@@ -251,18 +263,13 @@ def fit_auto(est, X, a, time, event, nu, *, methods):
 
     each = risks(effects)
     A, b = risk_design(est.selection_risk, effects, nu, a, scores)
-    w = _weights(est.combine, A, b)
+    w = combination_weights(est.combine, A, b)
     est.stack_weights_ = dict(zip(names, w.tolist()))
     est.risk_reduction_ = (np.nan, np.nan)
     constants = [j for j, params in enumerate(specs.values()) if params["method"] == "constant"]
     if constants:  # keep "no heterogeneity" unless the cross-validated risk reduction is significant
         constant = np.eye(len(names))[constants[0]]
-        gain = np.empty(len(b))
-        for k in np.unique(est.folds_):
-            test = est.folds_ == k
-            w_k = _weights(est.combine, A[~test], b[~test])
-            gain[test] = (A[test] @ constant - b[test]) ** 2 - (A[test] @ w_k - b[test]) ** 2
-        est.risk_reduction_ = (float(gain.mean()), float(gain.std(ddof=1) / np.sqrt(len(gain))))
+        est.risk_reduction_ = risk_reduction(est.combine, A, b, est.folds_, constant)
         if est.risk_reduction_[0] <= KEEP_CONSTANT_Z * est.risk_reduction_[1]:
             w = constant
     combined = risks(effects @ w)
