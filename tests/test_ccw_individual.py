@@ -15,15 +15,16 @@ def test_clone_weights_and_t_learner_hand_computed():
                             stabilize=False)
     m = CloneTLearner(ccw, outcome_model=DummyRegressor()).fit(TINY[["x"]], TINY["treatment_start"], TINY["time"],
                                                              TINY["event"])
-    # start hazard 1/3 per interval (1.5 = 1 / (1 - 1/3)); P(started by g | followed at g) = 2/5
+    # start hazard 3 / 8.3 per interval (r = 8.3 / 5.3 = 1 / (1 - 3 / 8.3), test_ccw.py); P(started by g) = 2/5
+    r = 8.3 / 5.3
     c = m.ccw_.clones_.set_index(["strategy", "patient"])
-    assert c.loc[("never", 1), "weight"] == pytest.approx(1.5**0.5)   # B dies at 0.5
-    assert c.loc[("never", 2), "weight"] == pytest.approx(1.5**2)     # C followed to the horizon 2
-    assert c.loc[("never", 5), "weight"] == pytest.approx(1.5**1.8)   # F dies at 1.8
-    assert c.loc[("start", 4), "weight"] == pytest.approx(2.5)        # E started 0.2, followed to 2
-    assert c.loc[("start", 2), "exit"] == 1.0                         # C censored at g
-    mu_start = (2.5 * 1.5 + 0.5 + 2.5 * 2) / 6                        # A, B, E observed
-    mu_never = (1.5**0.5 * 0.5 + 1.5**2 * 2 + 1.5**1.8 * 1.8) / (1.5**0.5 + 1.5**2 + 1.5**1.8)  # B, C, F
+    assert c.loc[("never", 1), "weight"] == pytest.approx(r**0.5)   # B dies at 0.5
+    assert c.loc[("never", 2), "weight"] == pytest.approx(r**2)     # C followed to the horizon 2
+    assert c.loc[("never", 5), "weight"] == pytest.approx(r**1.8)   # F dies at 1.8
+    assert c.loc[("start", 4), "weight"] == pytest.approx(2.5)      # E started 0.2, followed to 2
+    assert c.loc[("start", 2), "exit"] == 1.0                       # C censored at g
+    mu_start = (2.5 * 1.5 + 0.5 + 2.5 * 2) / 6                      # A, B, E observed
+    mu_never = (r**0.5 * 0.5 + r**2 * 2 + r**1.8 * 1.8) / (r**0.5 + r**2 + r**1.8)  # B, C, F
     assert mu_start == pytest.approx(m.ccw_.rmst_["start"])  # IPCW mean = weighted Kaplan-Meier RMST here
     np.testing.assert_allclose(m.effect(TINY[["x"]].to_numpy()), mu_start - mu_never)
     assert m.n_observed_ == {"start": 3, "never": 3}

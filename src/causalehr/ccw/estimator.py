@@ -23,9 +23,19 @@ Natural censoring is weighted by 1 / P(not censored by t | X, treatment started 
 Both hazards come from pooled discrete-time models (Cox 1972; the pooled logistic regression of the CCW papers
 above): one row per patient and interval of the time grid while at risk, features = covariates, one indicator per
 interval (interval-specific intercepts) and, for censoring, "on treatment at the interval start"; the outcome is
-fitted by any scikit-learn classifier. Written here rather than with :class:`causalehr.nuisance.DiscreteTimeHazard`
-because CCW needs the risk set "not started yet", a time-varying treatment feature and interval indicators (a
-logistic model of the hazard linear in time on quantile bins biased the "never" arm in our checks).
+fitted by any scikit-learn classifier that takes ``sample_weight``. A row whose follow-up ends inside its interval
+without the model's outcome (for the start model an event or a censoring before any start, for the censoring model
+an event) was at risk for only part of the interval: it enters the fit with weight equal to the share of the
+interval followed, the actuarial correction of the life table (Cutler, S. J. & Ederer, F. (1958), Maximum
+utilization of the life table method in analyzing survival, J Chronic Dis 8, 699-712; with interval indicators alone
+the fit is starts / (starts + the time at risk of the others, in intervals)). Counted as a whole interval without a
+start, such rows bias the hazard of starting down, most for the patients who start fastest, and so the "never" arm
+towards those who start slowly: on ``ehr_diabetes`` (start_rate 0.2, confounding 0.5, grace 183 days, 5-year
+horizon, 8 intervals, 80% censored) the RMST difference was biased by -0.024 (Monte Carlo SE 0.008, 16 cohorts of
+20,000), +0.001 (0.010) with the correction. Written here rather than with
+:class:`causalehr.nuisance.DiscreteTimeHazard` because CCW needs the risk set "not started yet", a time-varying
+treatment feature and interval indicators (a logistic model of the hazard linear in time on quantile bins biased the
+"never" arm in our checks).
 Weights are constant within each interval, evaluated at its midpoint (previous intervals' factors times the
 square root of the current one). Survival per strategy is the weighted Kaplan-Meier of the clones
 (:func:`causalehr.survival.kaplan_meier`); RMST and survival differences are "start" minus "never";
@@ -139,19 +149,22 @@ def _design(X, pid, j, n_intervals, extra=None):
     return Z
 
 
-def _pooled_hazard(model, Z, y):
+def _pooled_hazard(model, Z, y, exposure):
     """Fit a classifier of the discrete hazard on person-interval rows; return (fitted model or None when no row
-    has the outcome, -log(1 - hazard) per row)."""
+    has the outcome, -log(1 - hazard) per row). A row without the outcome counts for the share ``exposure`` of its
+    interval during which it was followed (the actuarial correction)."""
     if not y.any():
         return None, np.zeros(len(y))
-    model = model.fit(Z, y)
+    model = model.fit(Z, y, sample_weight=np.where(y, 1.0, exposure))
     h = np.minimum(model.predict_proba(Z)[:, 1], 1 - _PROB_FLOOR)
     return model, -np.log1p(-h)
 
 
-def _marginal(y, j, n_intervals):
-    """-log(1 - marginal hazard) per interval: share of the rows of each interval that have the outcome."""
-    h = np.bincount(j, weights=y, minlength=n_intervals) / np.maximum(np.bincount(j, minlength=n_intervals), 1)
+def _marginal(y, j, n_intervals, exposure):
+    """-log(1 - marginal hazard) per interval: the rows with the outcome over the rows at risk, a row without it
+    counting for its ``exposure`` (as in :func:`_pooled_hazard`)."""
+    at_risk = np.bincount(j, weights=np.where(y, 1.0, exposure), minlength=n_intervals)
+    h = np.bincount(j, weights=y, minlength=n_intervals) / np.where(at_risk > 0, at_risk, 1.0)
     return -np.log1p(-np.minimum(h, 1 - _PROB_FLOOR))
 
 
@@ -172,7 +185,8 @@ class CloneCensorWeight(BaseEstimator):
     horizon_surv : time of the survival-probability difference (default: horizon).
     start_model : classifier (predict_proba, sample_weight in fit) for the hazard of starting treatment and for
         P(started by g); default logistic regression.
-    censoring_model : classifier for the hazard of natural censoring; default logistic regression.
+    censoring_model : classifier (sample_weight in fit) for the hazard of natural censoring; default logistic
+        regression.
     n_intervals : intervals of the time grid (0 to horizon, a knot at g, equal lengths on each side of g): the
         intervals of the pooled hazard models and on which weights are constant.
     stabilize : multiply weights by the marginal (covariate-free) probability of remaining uncensored (per-interval
@@ -339,21 +353,23 @@ class CloneCensorWeight(BaseEstimator):
         G = int(np.searchsorted(grid, g))
         pid, j = r["pid"], r["j"]
         on_treatment = r["s"] < grid[j]
+        exposure = (r["exit"] - grid[j]) / np.diff(grid)[j]
         censoring_model, L = _pooled_hazard(clone(models["censoring"]), _design(X, pid, j, K, on_treatment),
-                                            r["censored"])
+                                            r["censored"], exposure)
         before = _cumsum_before(L, pid)
         raw = {"before_c": before, "L_c": L}
         log_wc = before + L / 2
         at_g = j == G  # one row per patient followed at g
         w_g = np.exp(before[at_g])
-        marg_c = _marginal(r["censored"], j, K)
+        marg_c = _marginal(r["censored"], j, K, exposure)
 
         risk = ~on_treatment
         started = r["s"][risk] < grid[j[risk] + 1]
-        start_model, L = _pooled_hazard(clone(models["start"]), _design(X, pid[risk], j[risk], K), started)
+        start_model, L = _pooled_hazard(clone(models["start"]), _design(X, pid[risk], j[risk], K), started,
+                                        exposure[risk])
         raw.update(before_s=_cumsum_before(L, pid[risk]), L_s=L)
         log_ws = raw["before_s"] + L / 2
-        marg_s = _marginal(started, j[risk], K)
+        marg_s = _marginal(started, j[risk], K, exposure[risk])
 
         followed = pid[at_g]
         y = r["s"][at_g] <= g
