@@ -50,7 +50,6 @@ def test_ccw_tiny_hand_computed():
     assert ess.loc[("start", 1), "sum_weights"] == pytest.approx(5.0)
 
 
-
 def test_start_hazard_recovers_a_constant_rate_under_heavy_censoring():
     # start rate 1/year, censoring uniform on (0, 5) years: true hazard of starting per half-year interval
     # 1 - exp(-1/2) = 0.393; counting the rows censored inside an interval as whole intervals gave 0.36-0.37
@@ -58,10 +57,11 @@ def test_start_hazard_recovers_a_constant_rate_under_heavy_censoring():
     n = 50_000
     S, T, C = rng.exponential(1.0, n), rng.exponential(10.0, n), rng.uniform(0, 5, n)
     t = np.minimum(T, C)
-    m = CloneCensorWeight(grace=0.5, horizon=4.0, n_intervals=8).fit(rng.standard_normal((n, 1)),
-                                                                      np.where(S < t, S, np.nan), t, (T <= C).astype(int))
+    m = CloneCensorWeight(grace=0.5, horizon=4.0, n_intervals=8)
+    m.fit(rng.standard_normal((n, 1)), np.where(S < t, S, np.nan), t, (T <= C).astype(int))
     design = np.hstack([np.zeros((4, 1)), np.eye(8)[:4]])  # covariate at its mean, the first four intervals
     np.testing.assert_allclose(m.start_hazard_.predict_proba(design)[:, 1], 1 - np.exp(-0.5), atol=0.015)
+
 
 def test_stabilized_weights_leave_curves_unchanged():
     m0 = tiny_fit()

@@ -120,6 +120,15 @@ def _predict_x_learner(est, X):
     return e * est.cate_models_[0].predict(X) + (1 - e) * est.cate_models_[1].predict(X)
 
 
+def causal_forest(min_samples_leaf=20, n_estimators=2000, random_state=None, n_jobs=None):
+    """The causal forest of method "aipcw-causal-forest": econml's CausalForest with grf's defaults (trees on
+    half-samples, gradient splitting), ``n_estimators`` trees and leaves of ``min_samples_leaf``."""
+    from econml.grf import CausalForest
+
+    return CausalForest(n_estimators=n_estimators, criterion="het", min_samples_leaf=min_samples_leaf,
+                        max_samples=0.5, random_state=random_state, n_jobs=n_jobs)
+
+
 def wald_interval(phi, alpha=0.05):
     """(mean, lower, upper): the mean of influence-function scores ``phi`` with its 1 - alpha Wald interval,
     standard error sd(phi) / sqrt(n)."""
@@ -429,10 +438,7 @@ class CensoredCATE(BaseEstimator):
 
     def _cate_model(self):
         if self.method == "aipcw-causal-forest" and self.cate_model is None:
-            from econml.grf import CausalForest
-            # grf's defaults (2000 trees on half-samples, gradient splitting) with leaves of 20
-            return CausalForest(n_estimators=2000, criterion="het", min_samples_leaf=20, max_samples=0.5,
-                                random_state=self.random_state, n_jobs=self.n_jobs)
+            return causal_forest(random_state=self.random_state, n_jobs=self.n_jobs)
         if self.cate_model is None:
             # pseudo-outcomes are noisy: small trees, slow learning, early stopping on a validation split
             return HistGradientBoostingRegressor(max_iter=300, learning_rate=0.02, max_leaf_nodes=4,

@@ -100,15 +100,14 @@ def forest_leaf_candidates(leaf_sizes=(5, 20, 50), n_estimators=2000):
     stack) then tunes the leaf size by the same held-out risk, on the forests' out-of-bag predictions, as grf's
     ``tune.parameters`` does with its out-of-bag R-loss (Athey, Tibshirani & Wager 2019).
 
-    Returns (label, parameters) pairs, label "aipcw-causal-forest(leaf=k)"; each forest has grf's defaults as
-    CensoredCATE's (half-samples, gradient splitting) with ``n_estimators`` trees; its seed is CensoredCATE's.
+    Returns (label, parameters) pairs, label "aipcw-causal-forest(leaf=k)"; each forest is CensoredCATE's default
+    (:func:`causalehr.cate.estimator.causal_forest`) with ``n_estimators`` trees; its seed is CensoredCATE's.
     """
-    from econml.grf import CausalForest
+    from .estimator import causal_forest  # the estimator module imports this one
 
     return [(f"aipcw-causal-forest(leaf={k})",
              {"method": "aipcw-causal-forest",
-              "cate_model": CausalForest(n_estimators=n_estimators, criterion="het", min_samples_leaf=k,
-                                         max_samples=0.5, n_jobs=None)})
+              "cate_model": causal_forest(min_samples_leaf=k, n_estimators=n_estimators)})
             for k in leaf_sizes]
 
 

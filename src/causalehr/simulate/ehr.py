@@ -18,9 +18,9 @@ post-start hazard does not depend on when treatment started). Strategy "start wi
 min(S, g); "never start" = the untreated hazard. Per-patient strategy truth E[f(min(S, g)) | X] is computed by
 Gauss-Legendre quadrature over S (and over t inside the RMST for the early pieces), 16 nodes each. The "never"
 strategy needs P(S > horizon | X) away from 0: with a 5-year horizon it is below 1e-3 for about 30% of the patients
-at start_rate 0.5 and confounding 1, 1% at 0.2 and 0.5 (benchmarks/results/ccw_positivity.csv); in the former, clone-censor-weight
-with the true start hazards has an SD of 0.2 years at 20,000 patients and fitted weight models fall short of the
-truth (the fastest starters, who are also the sickest, are missing from the "never" arm).
+at start_rate 0.5 and confounding 1, 1% at 0.2 and 0.5 (benchmarks/results/ccw_positivity.csv); in the former,
+clone-censor-weight with the true start hazards has an SD of 0.2 years at 20,000 patients and fitted weight models
+fall short of the truth (the fastest starters, who are also the sickest, are missing from the "never" arm).
 
 Censoring: loss to follow-up ~ exponential with a rate depending on covariates, centre and (point treatment
 only) treatment, its scale calibrated by root finding so that the realised share of censored patients equals

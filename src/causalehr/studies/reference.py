@@ -37,9 +37,8 @@ def summarise(mse: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     ``mse`` has one row per setting, estimand, method and replication (column ``rep``) with ``mse_x100``.
     Returns the table (estimand and method in rows, settings in columns, closing with the best method of the
     compendium and its paired difference to CSF, and with that of ``FIXED`` when it has rows; the IPCW forest may
-    be absent, "-") and the values the
-    manuscript quotes; a cell is "better" or "worse" when the paired difference is more than two standard errors
-    from zero, "level" otherwise."""
+    be absent, "-") and the values the manuscript quotes; a cell is "better" or "worse" when the paired difference
+    is more than two standard errors from zero, "level" otherwise."""
     missing = sorted({"setting", "estimand", "method", "rep", "mse_x100"} - set(mse.columns))
     if missing:
         raise ValueError(f"the reference MSE table lacks the column(s) {missing}")
