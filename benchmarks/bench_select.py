@@ -57,7 +57,7 @@ from causalehr.simulate import simulate
 BUILT = {
     "constant": ("survlearners1", {"beta": 0.0, "gamma": 0.0}, [("surv", 0.2)]),
     "weak": ("survlearners1", {"gamma": 0.2}, [("surv", 0.2)]),
-    "near-zero-G": ("survlearners1", {"gamma": 0.2}, [("rmst", 0.5)]),
+    "near-zero-G": ("survlearners1", {"gamma": 0.2, "horizon": 0.5}, [("rmst", 0.5)]),
 }
 
 
