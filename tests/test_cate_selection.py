@@ -6,10 +6,13 @@ from scipy.optimize import minimize
 
 from causalehr.cate import CensoredCATE
 from causalehr.cate.selection import (
-    KEEP_CONSTANT_Z,
+    candidate_specs,
+    climb,
     dr_risk,
     forest_leaf_candidates,
+    ladder,
     r_risk,
+    risk_reduction,
     simplex_least_squares,
 )
 from causalehr.simulate import simulate
@@ -53,7 +56,7 @@ def test_auto_keeps_the_constant_model_without_heterogeneity():
     cohort = simulate("survlearners1", 1500, seed=3, beta=0.0, gamma=0.0, cen_scale=1.0, horizon=1.0)
     est = fit_auto(cohort, 1.0, candidates=FAST)
     assert est.weights_["constant"] == 1.0 and est.selected_ == "constant"
-    assert est.risk_reduction_[0] <= KEEP_CONSTANT_Z * est.risk_reduction_[1]
+    assert list(est.ladder_.index) == ["constant", "combination"] and not est.ladder_.loc["combination", "taken"]
     truth = cohort.truth["cate_rmst"].to_numpy()
     ate, lower, upper = est.ate_interval()
     se = (upper - lower) / (2 * 1.959964)
@@ -68,12 +71,54 @@ def test_auto_chooses_a_heterogeneous_learner_when_there_is_heterogeneity():
     test = simulate("csf1", 3000, seed=99, n_covariates=5)
     est = fit_auto(cohort, cohort.horizon, candidates=FAST)
     assert est.weights_["constant"] < 0.5
-    assert est.risk_reduction_[0] > KEEP_CONSTANT_Z * est.risk_reduction_[1]   # the rule replacing the constant
+    assert est.ladder_.loc["combination", "taken"]   # the combination replaced the constant model
     truth = test.truth["cate_rmst"].to_numpy()
     mse = np.mean((est.effect(test.data[test.covariates].to_numpy()) - truth) ** 2)
     assert mse < 0.5 * truth.var()                       # better than the constant true ATE, by half
     risks = est.validation_risks_["r_risk"]
     assert risks["auto"] <= risks.drop("auto").min() + 1e-12   # stacking minimises the R-risk
+
+
+def test_auto_climbs_to_the_forest_when_there_is_heterogeneity():
+    cohort = simulate("csf1", 2000, seed=1, n_covariates=5, truncate=True)
+    test = simulate("csf1", 3000, seed=99, n_covariates=5)
+    forest = forest_leaf_candidates((20,), n_estimators=200)
+    est = fit_auto(cohort, cohort.horizon, candidates=["constant", *forest, "aipcw-dr"])
+    assert list(est.ladder_.index) == ["constant", "causal forest", "combination"]
+    assert est.ladder_.loc["causal forest", "taken"] and est.weights_["constant"] == 0.0
+    truth = test.truth["cate_rmst"].to_numpy()
+    mse = np.mean((est.effect(test.data[test.covariates].to_numpy()) - truth) ** 2)
+    assert mse < 0.5 * truth.var()
+
+
+def test_ladder_rungs():
+    assert ladder(candidate_specs(None), "stack") == [("constant", [0], "select"), ("causal forest", [1], "select"),
+                                                      ("combination", [0, 1, 2, 3, 4], "stack")]
+    assert ladder(candidate_specs(["aipcw-dr", "constant"]), "select") == [("constant", [1], "select"),
+                                                                            ("combination", [0, 1], "select")]
+    forests = forest_leaf_candidates((5, 50), n_estimators=10)   # the forest rung is the whole ladder
+    assert ladder(candidate_specs(forests), "stack") == [("causal forest", [0, 1], "select")]
+
+
+def test_climb_by_hand():
+    # column 1 predicts b exactly: the forest rung (column 1) replaces the constant (column 0) and the
+    # combination cannot lower the risk below zero, so it is not taken
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(60, 3))
+    b, folds = A[:, 1].copy(), np.arange(60) % 3
+    rungs = [("constant", [0], "select"), ("causal forest", [1], "select"), ("combination", [0, 1, 2], "stack")]
+    w, steps = climb(rungs, A, b, folds)
+    np.testing.assert_allclose(w, [0.0, 1.0, 0.0], atol=1e-12)
+    assert list(steps["taken"]) == [True, True, False]
+    gain = (A[:, 0] - b) ** 2          # the constant's squared residuals, the forest's are zero
+    assert steps.loc["causal forest", "risk_reduction"] == pytest.approx(gain.mean())
+    assert steps.loc["causal forest", "se"] == pytest.approx(gain.std(ddof=1) / np.sqrt(60))
+    assert steps.loc["combination", "risk_reduction"] == pytest.approx(0.0, abs=1e-12)
+    # a threshold no reduction can pass keeps the bottom rung
+    w, steps = climb(rungs, A, b, folds, {"constant": np.inf, "causal forest": np.inf})
+    np.testing.assert_array_equal(w, [1.0, 0.0, 0.0])
+    assert risk_reduction("select", A, b, folds, np.eye(3)[0], [1]) == pytest.approx(
+        (steps.loc["causal forest", "risk_reduction"], steps.loc["causal forest", "se"]))
 
 
 def test_auto_select_and_held_out_predictions():

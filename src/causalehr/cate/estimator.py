@@ -270,10 +270,11 @@ class CensoredCATE(BaseEstimator):
     selection_risk : {"r", "dr"}, default="r"
         Method "auto": the validation risk minimised, R-risk or DR (pseudo-outcome) risk.
     combine : {"stack", "select"}, default="stack"
-        Method "auto": non-negative weights summing to one that minimise the risk of the weighted CATE
-        (stacking), or all the weight on the candidate of least risk; either replaces "constant" only when it
-        lowers the cross-validated risk by more than ``selection.KEEP_CONSTANT_Z`` standard errors
-        (``risk_reduction_``, calibrated by simulation).
+        Method "auto": the top rung of its ladder, non-negative weights summing to one that minimise the risk of
+        the weighted CATE (stacking), or all the weight on the candidate of least risk. The ladder goes from the
+        constant model to the causal forest to that combination, each rung taken only when it lowers the
+        cross-validated risk by more than ``selection.LADDER_Z`` standard errors (``ladder_``, calibrated by
+        simulation).
 
     Attributes
     ----------
@@ -311,13 +312,11 @@ class CensoredCATE(BaseEstimator):
         Weight of each candidate, non-negative, summing to one ("auto").
     selected_ : str
         The candidate of largest weight ("auto").
-    risk_reduction_ : tuple of float
-        (mean, standard error) of the per-patient reduction of the validation risk by the stacked or selected
-        candidates over "constant", the weights refitted without each fold; at or below
-        ``selection.KEEP_CONSTANT_Z`` standard errors the weight goes to "constant" ("auto"; NaN without the
-        constant candidate).
+    ladder_ : pandas.DataFrame
+        Per rung of the ladder (:func:`causalehr.cate.selection.climb`): the cross-validated risk reduction over
+        the rung below, its standard error, the threshold in standard errors and whether it was taken ("auto").
     stack_weights_ : dict
-        The weights before that rule ("auto").
+        The weights of the top rung, the combination of every candidate ("auto").
     n_features_in_ : int
         Number of covariates.
 
