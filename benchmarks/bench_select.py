@@ -4,6 +4,7 @@
                                       [--candidates constant,aipcw-dr,...] [--forest-leaves 5,20,50] [--n-folds 5]
                                       [--held-out FOLDER] [--table-only]
                                       [--out benchmarks/results/select.csv] [--grf benchmarks/results/csf_grf.csv]
+                                      [--update-grf]
 
 For each setting and training cohort (seed = rep) one ``auto`` fit (default candidates, R-risk, stacking, the
 ladder of :func:`causalehr.cate.selection.climb`) gives the test-cohort MSE (x 100) against the true CATE of
@@ -110,7 +111,8 @@ RULES = {"ladder": ("stack", "r", LADDER_Z, True),
 
 def replay(folder, rules=RULES):
     """MSE x 100 against the true CATE of auto under other combination rules, replayed exactly on the fits saved
-    by ``--held-out`` (file names setting_estimand_rep.npz): one row per fit, one column per rule (:data:`RULES`)."""
+    by ``--held-out`` (file names setting_estimand_rep.npz): one row per fit, one column per rule (:data:`RULES`),
+    and the weights of the default rule ("w_" and the candidate)."""
     rows = []
     for path in sorted(Path(folder).glob("*.npz")):
         f = np.load(path)
@@ -124,8 +126,25 @@ def replay(folder, rules=RULES):
             rungs = [rung for rung in ladder(specs, combine) if forest_rung or rung[0] != "causal forest"]
             w, _ = climb(rungs, A, b, f["folds"], thresholds)
             row[name] = 100 * np.mean((f["test_effects"] @ w - f["truth"]) ** 2)
+            if name == "ladder":  # the default rule's weights
+                row.update({f"w_{label}": weight for label, weight in zip(f["names"], w)})
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def update_grf(path, rules):
+    """Replace the MSE of method "auto" in the head-to-head file ``path`` by the default rule ("ladder") of the
+    replayed fits ``rules`` (the same fits: same cohorts, seeds and folds), keeping its refused fits."""
+    grf = pd.read_csv(path)
+    new = rules[["setting", "estimand", "rep", "ladder"]]
+    auto = grf["method"] == "auto"
+    merged = grf[auto].drop(columns="mse_x100").merge(new, how="left", on=["setting", "estimand", "rep"])
+    missing = merged["ladder"].isna() & merged["error"].isna()
+    if missing.any():
+        cells = merged.loc[missing, ["setting", "estimand", "rep"]].to_dict("records")
+        raise ValueError(f"{path}: no saved fit for the auto rows {cells}")
+    grf.loc[auto, "mse_x100"] = merged["ladder"].to_numpy()
+    grf.to_csv(path, index=False)
 
 
 def paired(df, columns, reference):
@@ -149,7 +168,8 @@ def csf_rows(grf):
 
 
 def table(df, grf=None):
-    """Mean (MCSE) per setting x estimand of the MSEs x 100, auto - true ATE and, with grf rows, auto - CSF."""
+    """Mean (MCSE) per setting x estimand of the MSEs x 100, auto - true ATE and, with grf rows, auto - CSF; and
+    the mean weight of each candidate (in brackets, the fits where it had the largest weight)."""
     named = [c for c in df.columns if c in ("stack", *CANDIDATES) or c.startswith("aipcw-causal-forest(")]
     cols = ["auto", "oracle", *named, "true ATE"]
     df = df.assign(**{"auto - true ATE": df["auto"] - df["true ATE"]})
@@ -161,9 +181,12 @@ def table(df, grf=None):
     g = df.groupby(["setting", "estimand"])
     mean, se = g[cols].mean(), g[cols].std() / np.sqrt(g[cols].count())
     out = mean.map(lambda v: f"{v:.3g}") + " (" + se.map(lambda v: f"{v:.2g}") + ")"
-    weights = g[[c for c in df.columns if c.startswith("w_")]].mean().round(2)
-    return (out.assign(reps=g.size(), seconds=g["seconds"].mean().round(1)).reset_index(),
-            weights.assign(constant_chosen=g["w_constant"].apply(lambda w: int((w == 1).sum()))).reset_index())
+    w = [c for c in df.columns if c.startswith("w_")]
+    chosen = df[w].idxmax(axis=1).str.removeprefix("w_")   # the candidate of largest weight in each fit
+    counts = chosen.groupby([df["setting"], df["estimand"]]).value_counts().unstack(fill_value=0)
+    weights = (g[w].mean().round(2).astype(str) + " (" + counts.reindex(columns=[c[2:] for c in w], fill_value=0)
+               .set_axis(w, axis=1).astype(str) + ")")
+    return out.assign(reps=g.size(), seconds=g["seconds"].mean().round(1)).reset_index(), weights.reset_index()
 
 
 def main():
@@ -178,6 +201,9 @@ def main():
     parser.add_argument("--table-only", action="store_true", help="print the table of --out, fit nothing")
     parser.add_argument("--held-out", default=None, help="folder: save each fit's held-out predictions, nuisances "
                         "and test predictions; with --table-only, replay the combination rules on them")
+    parser.add_argument("--update-grf", action="store_true", help="with --held-out and --grf: replace the auto rows "
+                        "of --grf by auto's default rule replayed on the saved fits (bench_strategy1 fits auto on the "
+                        "same cohorts with the same seeds and folds, so these are the MSEs its refit would give)")
     parser.add_argument("--candidates", type=lambda s: tuple(s.split(",")), default=None,
                         help="candidates of auto (default: selection.CANDIDATES)")
     parser.add_argument("--forest-leaves", type=lambda s: tuple(int(k) for k in s.split(",")), default=(),
@@ -206,7 +232,8 @@ def main():
                                            candidates=candidates, n_folds=args.n_folds))
                     except ValueError as refusal:  # e.g. a horizon past an arm's last time (csf3): recorded
                         row["error"] = str(refusal)
-                    pd.DataFrame([row]).to_csv(out, mode="a", header=not out.exists(), index=False)
+                    done = pd.read_csv(out) if out.exists() else None   # rewritten: a refused fit has fewer columns
+                    pd.concat([done, pd.DataFrame([row])]).to_csv(out, index=False)
                     print(row, flush=True)
     df = pd.read_csv(out)
     if "error" in df.columns:  # refused fits (reported by the table's reps), left out for every method
@@ -217,9 +244,11 @@ def main():
     print(weights.to_markdown(index=False))
     if args.held_out:
         rules = replay(args.held_out)
+        if args.update_grf:
+            update_grf(args.grf, rules)
         if grf is not None:
             rules = rules.merge(csf_rows(grf), how="left")
-        columns = [c for c in rules.columns if c not in ("setting", "estimand", "rep", "true ATE", "CSF (grf)")]
+        columns = [c for c in rules.columns if c in RULES]
         print(paired(rules, columns, "true ATE").to_markdown(index=False))
         if grf is not None:
             print(paired(rules.dropna(subset=["CSF (grf)"]), columns, "CSF (grf)").to_markdown(index=False))
