@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from causalehr.studies.reference import competing_coverage_values, competing_peer_values
+from causalehr.studies.reference import competing_coverage_values, competing_peer_values, selection_values
 from causalehr.studies.reference import summarise as reference_comparison
 from causalehr.studies.strategy1 import mse_table, paper_values
 
@@ -193,6 +193,20 @@ def test_competing_coverage_values_hand_computed():
                  "sd_over_se": "2.16", "coverage": "0.75", "coverage_mcse": "0.217"}
     with pytest.raises(ValueError, match=r"lacks the column\(s\) \['net_truth'\]"):
         competing_coverage_values(rows.drop(columns="net_truth"))
+
+
+def test_selection_values_hand_computed():
+    rows = pd.DataFrame({"setting": "constant", "estimand": "surv", "rep": [0, 1, 2, 3],
+                         "auto": [0.1, 0.3, 0.2, 9.0], "constant": [0.1, 0.1, 0.2, 9.0], "true ATE": 0.0,
+                         "w_constant": [1.0, 0.0, 1.0, None], "error": [None, None, None, "horizon 15 is beyond"]})
+    v = selection_values(rows)["selection"]["constant"]["surv"]
+    # the refused fit is left out; auto 0.1, 0.3, 0.2: mean 0.2, SD 0.1, MCSE 0.0577; auto - constant 0, 0.2, 0
+    assert v == {"reps": 3, "constant_kept": 2, "auto": "0.2", "auto_mcse": "0.0577", "constant": "0.133",
+                 "constant_mcse": "0.0333", "true_ate": "0", "true_ate_mcse": "0", "auto_minus_true_ate": "0.2",
+                 "auto_minus_true_ate_mcse": "0.0577", "auto_minus_constant": "0.0667",
+                 "auto_minus_constant_mcse": "0.0667"}
+    with pytest.raises(ValueError, match=r"the selection benchmark table lacks the column\(s\) \['w_constant'\]"):
+        selection_values(rows.drop(columns="w_constant"))
 
 
 def test_auto_choices_count_the_candidate_of_largest_weight_per_fit():

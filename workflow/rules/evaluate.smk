@@ -9,7 +9,7 @@ ESTIMATES = [
 rule evaluate:
     """Compare every estimate with the truth: tidy metrics, the figures and tables the paper uses, and the
     values its text quotes; with the committed head-to-head with grf's causal survival forest and the committed
-    competing-risks comparison with riskRegression and coverage study."""
+    competing-risks comparison with riskRegression and coverage study, and the committed benchmark of method "auto"."""
     input:
         notebook="notebooks/evaluate.ipynb",
         cate=[e["cate"] for e in ESTIMATES],
@@ -17,6 +17,7 @@ rule evaluate:
         reference="benchmarks/results/csf_grf.csv",
         competing_peer="benchmarks/results/competing_peer.csv",
         competing_coverage="benchmarks/results/competing_coverage.csv",
+        selection="benchmarks/results/select.csv",
     output:
         **stage_rule_outputs("evaluate"),
     log:
@@ -32,6 +33,7 @@ rule evaluate:
             reference_path=input.reference,
             competing_peer_path=input.competing_peer,
             competing_coverage_path=input.competing_coverage,
+            selection_path=input.selection,
         ),
     shell:
         PAPERMILL

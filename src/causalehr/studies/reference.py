@@ -10,6 +10,9 @@ riskRegression's ``ate()`` under competing risks: the benchmark ``python benchma
 competing-risks ATE intervals, ``python benchmarks/bench_competing.py coverage`` (hundreds of cohorts, too long
 for the workflow; benchmarks/results/competing_coverage.csv): :func:`competing_coverage_table`,
 :func:`competing_coverage_values`.
+
+Method "auto" on the grf settings and on settings with no or weak heterogeneity under heavy censoring:
+``python benchmarks/bench_select.py`` (benchmarks/results/select.csv, committed); :func:`selection_values`.
 """
 
 from __future__ import annotations
@@ -229,3 +232,31 @@ def competing_coverage_values(rows: pd.DataFrame) -> dict:
             "sd_over_se": f"{line['sd'] / line['mean_se']:.2f}", "coverage": fmt(line["cover95"]),
             "coverage_mcse": fmt(line["cover95_mcse"])}
     return {"competing_coverage": values}
+
+
+SELECTION_COLUMNS = {"setting", "estimand", "rep", "auto", "constant", "true ATE", "w_constant"}
+
+
+def selection_values(rows: pd.DataFrame) -> dict:
+    """``selection.<setting>.<estimand>.<metric>`` from the benchmark of method "auto" (benchmarks/bench_select.py,
+    one row per cohort; refused fits, with an ``error``, left out): reps; MSE x 100 against the true CATE of
+    ``auto``, of the constant model (the estimated ATE for everyone) and of the constant true ATE, each with its
+    Monte Carlo SE (``*_mcse``); the paired differences ``auto_minus_true_ate`` and ``auto_minus_constant`` with
+    their SE; and ``constant_kept``, the cohorts where the constant model kept all the weight."""
+    missing = sorted(SELECTION_COLUMNS - set(rows.columns))
+    if missing:
+        raise ValueError(f"the selection benchmark table lacks the column(s) {missing}")
+    if "error" in rows.columns:
+        rows = rows[rows["error"].isna()]
+    values: dict = {}
+    for (setting, estimand), g in rows.groupby(["setting", "estimand"]):
+        def mean_se(x):
+            return fmt(x.mean()), fmt(x.std(ddof=1) / np.sqrt(len(x)))
+
+        v = {"reps": len(g), "constant_kept": int((g["w_constant"] == 1).sum())}
+        for key, x in {"auto": g["auto"], "constant": g["constant"], "true_ate": g["true ATE"],
+                       "auto_minus_true_ate": g["auto"] - g["true ATE"],
+                       "auto_minus_constant": g["auto"] - g["constant"]}.items():
+            v[key], v[f"{key}_mcse"] = mean_se(x)
+        values.setdefault(setting, {})[estimand] = v
+    return {"selection": values}
