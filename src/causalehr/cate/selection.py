@@ -238,10 +238,9 @@ def combination_weights(combine, A, b):
     return np.eye(A.shape[1])[int(np.argmin(np.mean((A - b[:, None]) ** 2, axis=0)))]
 
 
-def risk_reduction(combine, A, b, folds, current, columns=None):
-    """(mean, standard error) of the per-patient risk reduction of the combination of ``columns`` (default all)
-    over the weights ``current``, the combination refitted without each fold of ``folds`` and scored on it."""
-    columns = np.arange(A.shape[1]) if columns is None else np.asarray(columns)
+def risk_reduction(combine, A, b, folds, current, columns):
+    """(mean, standard error) of the per-patient risk reduction of the combination of ``columns`` of A over the
+    weights ``current``, the combination refitted without each fold of ``folds`` and scored on it."""
     gain = np.empty(len(b))
     for k in np.unique(folds):
         test = folds == k
