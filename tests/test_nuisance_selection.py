@@ -60,3 +60,24 @@ def test_a_method_specification_lists_candidates_chosen_by_cross_validation():
     with pytest.raises(ValueError, match=r"methods.m: cate_model as a list \(candidates chosen by cross-validation\) "
                                          r"must name at least one model and is accepted for \['censoring_model', "):
         check_method_spec({"method": "aipcw-dr", "cate_model": ["hgb", "ridge"]}, "methods.m")
+
+
+def test_one_brier_time_left_by_tied_event_times_gives_the_brier_score_there():
+    # integer times 1, 2, 3 with every event at 2: the event-time quantiles collapse into t = 2, where
+    # scikit-survival's integrated score is undefined; the loss is then the Brier score at t = 2
+    from sklearn.model_selection import StratifiedKFold
+    from sksurv.metrics import brier_score
+    from sksurv.util import Surv
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 2))
+    time = np.where(rng.random(300) < 0.5, 2.0, rng.choice([1.0, 3.0], 300))
+    event = (time == 2.0).astype(int)
+    model = SurvivalModelCV({"kaplan-meier": MarginalKaplanMeier()}, random_state=0).fit(x, time, event)
+    losses = []
+    for train, test in StratifiedKFold(3, shuffle=True, random_state=0).split(x, event):
+        km = MarginalKaplanMeier().fit(x[train], time[train], event[train])
+        losses.append(brier_score(Surv.from_arrays(event[train] == 1, time[train]),
+                                  Surv.from_arrays(event[test] == 1, np.minimum(time[test], 2.5)),
+                                  km.predict_survival(x[test], [2.0]), [2.0])[1][0])
+    assert model.scores_["loss"].item() == pytest.approx(np.mean(losses))

@@ -22,7 +22,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
-from sksurv.metrics import integrated_brier_score
+from sksurv.metrics import brier_score, integrated_brier_score
 from sksurv.util import Surv
 
 from .base import allows_nan, check_covariates, check_survival_outcome
@@ -90,10 +90,10 @@ class SurvivalModelCV(BaseEstimator):
         capped = np.minimum(time, cap)
         rows = []
         for name, model in self.candidates.items():
-            losses = [integrated_brier_score(Surv.from_arrays(event[train] == 1, time[train]),
-                                             Surv.from_arrays(event[test] == 1, capped[test]),
-                                             clone(model).fit(X[train], time[train], event[train])
-                                             .predict_survival(X[test], times), times)
+            losses = [_brier_loss(Surv.from_arrays(event[train] == 1, time[train]),
+                                  Surv.from_arrays(event[test] == 1, capped[test]),
+                                  clone(model).fit(X[train], time[train], event[train]).predict_survival(X[test], times),
+                                  times)
                       for train, test in folds]
             rows.append({"candidate": name, "loss": float(np.mean(losses)),
                          "se": float(np.std(losses, ddof=1) / np.sqrt(len(losses)))})
@@ -120,6 +120,14 @@ class SurvivalModelCV(BaseEstimator):
         """S(t | x) of the chosen model at ``times``: (n, len(times))."""
         check_is_fitted(self)
         return self.best_model_.predict_survival(X, times)
+
+
+def _brier_loss(train, test, survival, times):
+    """Integrated Brier score over ``times``, or the Brier score at the one time when the event times leave only
+    one (ties: discrete or rounded times), where scikit-survival's integral is not defined."""
+    if len(times) == 1:
+        return float(brier_score(train, test, survival, times)[1][0])
+    return integrated_brier_score(train, test, survival, times)
 
 
 def propensity_cv(candidates: Mapping, n_folds=3) -> GridSearchCV:
