@@ -248,11 +248,11 @@ def selection_values(rows: pd.DataFrame) -> dict:
         raise ValueError(f"the selection benchmark table lacks the column(s) {missing}")
     if "error" in rows.columns:
         rows = rows[rows["error"].isna()]
+    def mean_se(x):
+        return fmt(x.mean()), fmt(x.std(ddof=1) / np.sqrt(len(x)))
+
     values: dict = {}
     for (setting, estimand), g in rows.groupby(["setting", "estimand"]):
-        def mean_se(x):
-            return fmt(x.mean()), fmt(x.std(ddof=1) / np.sqrt(len(x)))
-
         v = {"reps": len(g), "constant_kept": int((g["w_constant"] == 1).sum())}
         for key, x in {"auto": g["auto"], "constant": g["constant"], "true_ate": g["true ATE"],
                        "auto_minus_true_ate": g["auto"] - g["true ATE"],
